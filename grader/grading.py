@@ -1,0 +1,232 @@
+"""Grade one submission: copy its modules, run the hidden suites on Redis, build the canonical report.
+
+The suites run in a separate pytest process started with trusted configuration only
+(``-I``, ``-c grader/hidden.ini``, ``--noconftest``), in a clean workspace holding nothing but
+the allowlisted module files. The set of expected tests is recorded before any student code
+runs; a test that leaves no trusted result scores 0, so ``max_score`` never shrinks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import grader
+from grader import assignments
+from grader.redis_server import Provisioned, provision
+from grader.report import AssignmentResult, RedisInfo, Report, TestResult
+from grader.submission import copy_modules, locate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+HIDDEN_SUITES = PACKAGE_DIR.parent / "tests" / "hidden"
+TRUSTED_INI = PACKAGE_DIR / "hidden.ini"
+OUTPUT_CAP = 20_000
+
+STOPPED_EARLY = "The grading run stopped before this test finished (the test process crashed or was killed)."
+OVER_BUDGET = "Not run: grading this submission took longer than the time budget."
+
+
+class GraderError(RuntimeError):
+    """The grader itself could not complete (not the submission's fault)."""
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade: which assignments, which server, which time limits."""
+
+    assignments: tuple[str, ...] = assignments.NAMES
+    redis_url: str | None = None
+    backend: Literal["auto", "fake"] = "auto"
+    per_test_timeout_s: float = 10.0
+    budget_s: float = 300.0
+    suites: Path = HIDDEN_SUITES
+
+
+def grade(submission: Path, *, options: GradeOptions = GradeOptions()) -> Report:
+    """Grade ``submission`` (a folder of modules, or a repository with ``assignments/``).
+
+    Raises ``SubmissionError`` for an unusable submission, ``ProvisioningError`` when no Redis can
+    be had, ``GraderError`` when the suites could not run at all.
+    """
+    started = time.monotonic()
+    source = locate(submission)
+    with (
+        tempfile.TemporaryDirectory(prefix="grader-") as tmp,
+        provision(redis_url=options.redis_url, backend=options.backend) as server,
+    ):
+        workspace = Path(tmp)
+        modules = workspace / "submission"
+        problems = copy_modules(source, modules)
+        results = workspace / "results.jsonl"
+        run = _run_suites(modules=modules, results=results, server=server, options=options, workspace=workspace)
+        collected, outcomes = _read_results(results, run)
+    return _build_report(
+        collected=collected,
+        outcomes=outcomes,
+        problems=problems,
+        server=server,
+        over_budget=run.timed_out,
+        submission=str(submission),
+        duration_s=time.monotonic() - started,
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    returncode: int
+    timed_out: bool
+    output: str
+
+
+def _run_suites(*, modules: Path, results: Path, server: Provisioned, options: GradeOptions, workspace: Path) -> _Run:
+    files = [options.suites / f"test_{name}.py" for name in options.assignments]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise GraderError(f"hidden suites not found: {', '.join(missing)}")
+    argv = [
+        sys.executable,
+        "-I",
+        "-m",
+        "pytest",
+        "-c",
+        str(TRUSTED_INI),
+        "--rootdir",
+        str(options.suites),
+        "-q",
+        "--no-header",
+        "-p",
+        "no:cacheprovider",
+        f"--timeout={options.per_test_timeout_s:g}",
+        "--grader-impl",
+        str(modules),
+        "--grader-redis",
+        server.url,
+        "--grader-results",
+        str(results),
+        *map(str, files),
+    ]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workspace),
+        "TMPDIR": str(workspace),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    proc = subprocess.Popen(
+        argv,
+        cwd=workspace,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=options.budget_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        output = b""
+    finally:
+        _kill_group(proc)
+    return _Run(proc.returncode if proc.returncode is not None else -9, timed_out, output[-OUTPUT_CAP:].decode())
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the run's whole process group, including anything the tests left behind."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _read_results(path: Path, run: _Run) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    collected: dict[str, Any] | None = None
+    outcomes: dict[str, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed run
+            if record.get("kind") == "collected" and collected is None:
+                collected = record
+            elif record.get("kind") == "result":
+                outcomes[record["id"]] = record
+    if collected is None:
+        tail = "\n".join(run.output.splitlines()[-15:])
+        raise GraderError(f"the hidden suites did not start (pytest exit {run.returncode}):\n{tail}")
+    return collected, outcomes
+
+
+def _build_report(
+    *,
+    collected: dict[str, Any],
+    outcomes: dict[str, dict[str, Any]],
+    problems: dict[str, str],
+    server: Provisioned,
+    over_budget: bool,
+    submission: str,
+    duration_s: float,
+) -> Report:
+    by_assignment: dict[str, list[TestResult]] = {}
+    complete = True
+    for expected in collected["tests"]:
+        outcome = outcomes.get(expected["id"])
+        if outcome is None:
+            complete = False
+            status: Any = "timeout" if over_budget else "error"
+            result = TestResult(
+                expected["id"],
+                expected["name"],
+                status,
+                0,
+                expected["max_score"],
+                OVER_BUDGET if over_budget else STOPPED_EARLY,
+            )
+        else:
+            status, message = outcome["status"], outcome["feedback"]
+            if expected["assignment"] in problems and status == "not_attempted":
+                status, message = "failed", problems[expected["assignment"]]
+            passed = status == "passed"
+            result = TestResult(
+                expected["id"],
+                expected["name"],
+                status,
+                expected["max_score"] if passed else 0,
+                expected["max_score"],
+                message,
+            )
+        by_assignment.setdefault(expected["assignment"], []).append(result)
+    notes: list[str] = []
+    if server.approximate:
+        notes.append(f"Graded on {server.description}: results on a real Redis server may differ.")
+    if not complete:
+        notes.append("Some tests produced no result; their points are withheld until a regrade.")
+    return Report(
+        assignments=tuple(AssignmentResult(name, tuple(tests)) for name, tests in by_assignment.items()),
+        redis=RedisInfo(
+            backend=collected["backend"],
+            version=collected["server_version"],
+            description=server.description,
+            approximate=server.approximate,
+        ),
+        duration_s=duration_s,
+        submission=submission,
+        graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        grader_version=grader.__version__,
+        complete=complete,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,364 @@
+"""The pytest plugin that turns the hidden suites into graded tests.
+
+It registers the suite markers (``assignment``, ``points``, ``hint``), provides the fixtures
+every suite uses (``impl``, ``r``, ``trace``, ``make_client``, ``unreachable_client``,
+``redis_backend``) and records one trusted result per test as JSON lines in
+``--grader-results``: first the expected tests, then each outcome as it completes.
+
+Load it with ``-p grader.pytest_plugin``. Options choose the implementation under test
+(``--grader-impl``) and the server (``--grader-redis``: a redis URL, or ``fake``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import traceback
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import pytest
+import redis
+
+from grader import assignments, feedback
+from grader.submission import (
+    FunctionMissing,
+    Implementation,
+    ModuleBroken,
+    ModuleMissing,
+    ModuleProblem,
+    import_module,
+)
+from grader.trace import Tracer, install_tracer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+Status = Literal["passed", "failed", "error", "not_attempted", "timeout"]
+
+RESULTS_KEY = pytest.StashKey["ResultsLog"]()
+TARGET_KEY = pytest.StashKey["ServerTarget"]()
+MODULES_KEY = pytest.StashKey[dict[str, "Implementation | ModuleProblem"]]()
+OUTCOME_KEY = pytest.StashKey["Outcome"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader", "Redis course grading")
+    group.addoption(
+        "--grader-impl",
+        default=str(REPO_ROOT / "solutions"),
+        help="folder holding the modules under test (default: the reference solutions)",
+    )
+    group.addoption(
+        "--grader-redis",
+        default=os.environ.get("REDIS_URL", "fake"),
+        help="redis:// or unix:// URL of the server to test against, or 'fake' for fakeredis "
+        "(default: $REDIS_URL, else fake)",
+    )
+    group.addoption("--grader-results", default=None, help="write trusted results here as JSON lines")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "assignment(name): the assignment a hidden suite grades")
+    config.addinivalue_line("markers", "points(n): the points a test is worth when it passes")
+    config.addinivalue_line("markers", "hint(h): the grader.feedback.Hint students see when the test fails")
+    config.stash[TARGET_KEY] = ServerTarget.from_option(config.getoption("--grader-redis"))
+    config.stash[MODULES_KEY] = {}
+    path = config.getoption("--grader-results")
+    config.stash[RESULTS_KEY] = ResultsLog(Path(path) if path else None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RESULTS_KEY in config.stash:
+        config.stash[RESULTS_KEY].close()
+
+
+# --- the server under test --------------------------------------------------------------------
+
+
+@dataclass
+class ServerTarget:
+    """Where the suites' Redis lives: a real server by URL, or one shared fakeredis server."""
+
+    url: str
+    fake_server: Any = None
+
+    @classmethod
+    def from_option(cls, value: str) -> ServerTarget:
+        if value == "fake":
+            import fakeredis
+
+            return cls(url="fake", fake_server=fakeredis.FakeServer())
+        return cls(url=value)
+
+    @property
+    def backend(self) -> Literal["real", "fake"]:
+        return "fake" if self.fake_server is not None else "real"
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        """A new client with ``decode_responses=True``, as the spec promises students."""
+        if self.fake_server is not None:
+            import fakeredis
+
+            return fakeredis.FakeRedis(server=self.fake_server, decode_responses=True, **kwargs)
+        return redis.Redis.from_url(self.url, decode_responses=True, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def redis_backend(pytestconfig: pytest.Config) -> Literal["real", "fake"]:
+    """``"real"`` or ``"fake"``: which kind of server the suite runs on."""
+    return pytestconfig.stash[TARGET_KEY].backend
+
+
+@pytest.fixture
+def make_client(pytestconfig: pytest.Config) -> Iterator[Callable[[], redis.Redis]]:
+    """A factory of extra clients on the server under test (for threads and checks); closed after the test."""
+    target = pytestconfig.stash[TARGET_KEY]
+    made: list[redis.Redis] = []
+
+    def factory() -> redis.Redis:
+        client = target.client()
+        made.append(client)
+        return client
+
+    yield factory
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def _traced_client(pytestconfig: pytest.Config) -> Iterator[tuple[redis.Redis, Tracer]]:
+    target = pytestconfig.stash[TARGET_KEY]
+    admin = target.client()
+    admin.flushall()
+    admin.close()
+    client = target.client()
+    tracer = install_tracer(client)
+    client.ping()
+    yield client, tracer
+    client.close()
+
+
+@pytest.fixture
+def r(_traced_client: tuple[redis.Redis, Tracer]) -> redis.Redis:
+    """A client on an empty database, as students receive it (``decode_responses=True``)."""
+    return _traced_client[0]
+
+
+@pytest.fixture
+def trace(_traced_client: tuple[redis.Redis, Tracer]) -> Tracer:
+    """``with trace() as t:`` records the commands sent through ``r`` inside the block."""
+    return _traced_client[1]
+
+
+@pytest.fixture
+def unreachable_client() -> Iterator[Callable[[str], redis.Redis]]:
+    """``unreachable_client("connection")`` or ``("timeout")``: a client whose every command fails that way."""
+    folder = tempfile.mkdtemp(prefix="grader-unreachable-")
+    listeners: list[socket.socket] = []
+    clients: list[redis.Redis] = []
+
+    def factory(kind: str = "connection") -> redis.Redis:
+        path = os.path.join(folder, f"{kind}-{len(clients)}.sock")
+        if kind == "timeout":
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            listener.listen(16)  # accepts connections into the backlog, never answers
+            listeners.append(listener)
+        elif kind != "connection":
+            raise ValueError(f"unknown kind {kind!r}")
+        client = redis.Redis(
+            unix_socket_path=path, decode_responses=True, socket_timeout=0.3, socket_connect_timeout=0.3
+        )
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.close()
+    for listener in listeners:
+        listener.close()
+    for name in os.listdir(folder):
+        os.unlink(os.path.join(folder, name))
+    os.rmdir(folder)
+
+
+# --- the implementation under test ------------------------------------------------------------
+
+
+def assignment_of(item: pytest.Item) -> assignments.Assignment:
+    marker = item.get_closest_marker("assignment")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(f"{item.nodeid}: hidden tests need pytest.mark.assignment(name)")
+    return assignments.get(str(marker.args[0]))
+
+
+@pytest.fixture
+def impl(request: pytest.FixtureRequest) -> Implementation:
+    """The module under test for this test's assignment (imported once per run)."""
+    assignment = assignment_of(request.node)
+    cache = request.config.stash[MODULES_KEY]
+    if assignment.name not in cache:
+        folder = Path(request.config.getoption("--grader-impl"))
+        try:
+            cache[assignment.name] = Implementation(import_module(folder, assignment), assignment)
+        except ModuleProblem as problem:
+            cache[assignment.name] = problem
+    loaded = cache[assignment.name]
+    if isinstance(loaded, ModuleProblem):
+        raise loaded
+    return loaded
+
+
+# --- points, hints and trusted results --------------------------------------------------------
+
+
+@dataclass
+class TestMeta:
+    id: str
+    assignment: str
+    name: str
+    points: int
+    hint: feedback.Hint
+
+    @classmethod
+    def of(cls, item: pytest.Item) -> TestMeta:
+        assignment = assignment_of(item)
+        points = item.get_closest_marker("points")
+        hint = item.get_closest_marker("hint")
+        if points is None or not points.args or not isinstance(points.args[0], int):
+            raise pytest.UsageError(f"{item.nodeid}: every hidden test needs pytest.mark.points(int)")
+        if hint is None or not hint.args or not isinstance(hint.args[0], feedback.Hint):
+            raise pytest.UsageError(f"{item.nodeid}: every hidden test needs pytest.mark.hint(feedback.X)")
+        doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
+        name = doc.strip().splitlines()[0]
+        params = getattr(item, "callspec", None)
+        if params is not None:
+            name = f"{name} [{params.id}]"
+        return cls(f"{assignment.name}::{item.name}", assignment.name, name, points.args[0], hint.args[0])
+
+
+@dataclass
+class Outcome:
+    """What happened to one test across its phases; the first failure wins."""
+
+    excinfo: pytest.ExceptionInfo[BaseException] | None = None
+    phase: str = ""
+    skipped: bool = False
+    duration: float = 0.0
+
+
+class ResultsLog:
+    """Appends JSON lines to the results file, flushed per line so a killed run keeps what it had."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._file: IO[str] | None = path.open("w", encoding="utf-8") if path else None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    target = session.config.stash[TARGET_KEY]
+    metas = [TestMeta.of(item) for item in session.items]
+    session.config.stash[RESULTS_KEY].write(
+        {
+            "kind": "collected",
+            "backend": target.backend,
+            "server_version": server_version(target),
+            "tests": [{"id": m.id, "assignment": m.assignment, "name": m.name, "max_score": m.points} for m in metas],
+        }
+    )
+
+
+def server_version(target: ServerTarget) -> str:
+    if target.fake_server is not None:
+        import fakeredis
+
+        return f"fakeredis {fakeredis.__version__}"
+    client = target.client()
+    try:
+        info = client.info("server")
+    finally:
+        client.close()
+    if "valkey_version" in info:
+        return f"valkey {info['valkey_version']} (redis {info['redis_version']} compatible)"
+    return f"redis {info['redis_version']}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    outcome = item.stash.setdefault(OUTCOME_KEY, Outcome())
+    if call.when == "call":
+        outcome.duration = call.duration
+    if call.excinfo is not None and outcome.excinfo is None:
+        outcome.skipped = call.excinfo.errisinstance(pytest.skip.Exception)
+        outcome.excinfo = call.excinfo
+        outcome.phase = call.when
+    if call.when == "teardown":
+        _record(item, outcome)
+    return report
+
+
+def _record(item: pytest.Item, outcome: Outcome) -> None:
+    meta = TestMeta.of(item)
+    status, message = classify(outcome, meta, Path(item.config.getoption("--grader-impl")))
+    item.config.stash[RESULTS_KEY].write(
+        {
+            "kind": "result",
+            "id": meta.id,
+            "status": status,
+            "score": meta.points if status == "passed" else 0,
+            "feedback": message,
+            "duration_s": round(outcome.duration, 4),
+        }
+    )
+
+
+def classify(outcome: Outcome, meta: TestMeta, impl_folder: Path) -> tuple[Status, str]:
+    """The status and student-facing feedback for one finished test."""
+    info = outcome.excinfo
+    if info is None:
+        return "passed", ""
+    exc = info.value
+    if outcome.skipped:
+        return "error", "This test was skipped by the grader; it will be regraded."
+    if isinstance(exc, ModuleMissing):
+        return "not_attempted", str(exc)
+    if isinstance(exc, (ModuleBroken, FunctionMissing)):
+        return "failed", str(exc)
+    if isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout"):
+        return "timeout", f"{feedback.TIMEOUT} {meta.hint}"
+    student_frame = _student_frame(info, impl_folder)
+    if isinstance(exc, NotImplementedError) and student_frame is not None:
+        return "not_attempted", feedback.NOT_ATTEMPTED
+    if student_frame is not None:
+        return "failed", f"{meta.hint} Your code raised {_describe(exc, student_frame)}"
+    if outcome.phase == "setup" and not isinstance(exc, AssertionError):
+        return "error", feedback.INFRA_ERROR
+    return "failed", str(meta.hint)
+
+
+def _student_frame(info: pytest.ExceptionInfo[BaseException], folder: Path) -> traceback.FrameSummary | None:
+    """The innermost traceback frame that runs a file of the implementation under test."""
+    prefix = str(folder.resolve()) + os.sep
+    for frame in reversed(traceback.extract_tb(info.tb)):
+        if frame.filename.startswith(prefix):
+            return frame
+    return None
+
+
+def _describe(exc: BaseException, frame: traceback.FrameSummary) -> str:
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    detail = f": {message}" if message else ""
+    return f"{type(exc).__name__} in {Path(frame.filename).name} line {frame.lineno} ({frame.name}){detail}"

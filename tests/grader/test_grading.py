@@ -1,0 +1,140 @@
+"""End-to-end grading: the reference solutions, the stubs, alternative styles and broken submissions."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader import assignments
+from grader.grading import GradeOptions, grade
+from grader.report import Report
+
+from .conftest import ALTERNATIVES, HIDDEN, SOLUTIONS, STUBS
+
+
+def _grade(folder: Path, url: str | None, **kwargs: object) -> Report:
+    backend = "fake" if url is None else "auto"
+    return grade(folder, options=GradeOptions(redis_url=url, backend=backend, **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["fake", "real"])
+def url(request: pytest.FixtureRequest) -> str | None:
+    """Grade on fakeredis and on a real server: the same suites, both backends."""
+    return None if request.param == "fake" else request.getfixturevalue("real_redis_url")
+
+
+def test_solutions_score_full_marks(url: str | None) -> None:
+    report = _grade(SOLUTIONS, url)
+    lost = [(t.id, t.status, t.feedback) for t in report.tests() if t.status != "passed"]
+    assert lost == []
+    assert (report.score, report.max_score) == (500, 500)
+    assert [a.name for a in report.assignments] == list(assignments.NAMES)
+    assert all(a.max_score == 100 for a in report.assignments)
+    assert report.redis.backend == ("fake" if url is None else "real")
+    assert report.redis.approximate is (url is None)
+    assert report.complete
+
+
+def test_stubs_score_zero_with_every_test_not_attempted(url: str | None) -> None:
+    report = _grade(STUBS, url)
+    assert report.score == 0 and report.max_score == 500
+    assert {t.status for t in report.tests()} == {"not_attempted"}
+
+
+@pytest.mark.parametrize("style", sorted(p.name for p in ALTERNATIVES.iterdir() if p.is_dir()))
+def test_alternative_correct_styles_score_full_marks(style: str, url: str | None) -> None:
+    report = _grade(ALTERNATIVES / style, url)
+    lost = [(t.id, t.status, t.feedback) for t in report.tests() if t.status != "passed"]
+    assert lost == []
+    assert report.score == 500
+
+
+def _submission(tmp_path: Path, **overrides: str | None) -> Path:
+    """The solutions with some modules replaced by ``overrides[name]`` source (None: deleted)."""
+    folder = tmp_path / "submission"
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for name, source in overrides.items():
+        target = folder / f"{name}.py"
+        if source is None:
+            target.unlink()
+        else:
+            target.write_text(source)
+    return folder
+
+
+def _scores(report: Report) -> dict[str, int]:
+    return {a.name: a.score for a in report.assignments}
+
+
+def test_syntax_error_costs_only_its_assignment_with_file_and_line(tmp_path: Path) -> None:
+    broken = (SOLUTIONS / "counter.py").read_text() + "\n\ndef oops(:\n    pass\n"
+    report = _grade(_submission(tmp_path, counter=broken), None)
+    assert _scores(report) == {"counter": 0, **{n: 100 for n in assignments.NAMES if n != "counter"}}
+    counter = report.assignments[0]
+    assert {t.status for t in counter.tests} == {"failed"}
+    line = broken.count("\n", 0, broken.index("def oops")) + 1
+    assert all(f"counter.py line {line}: SyntaxError" in t.feedback for t in counter.tests)
+
+
+def test_import_error_and_missing_module_and_missing_function(tmp_path: Path) -> None:
+    leaderboard = (SOLUTIONS / "leaderboard.py").read_text()
+    without_rank = leaderboard.replace("def rank(", "def _renamed_rank(")
+    folder = _submission(
+        tmp_path,
+        capped_list="import no_such_module_xyz\n",
+        set_analytics=None,
+        leaderboard=without_rank,
+    )
+    report = _grade(folder, None)
+    by_name = {a.name: a for a in report.assignments}
+    assert _scores(report)["counter"] == 100 and _scores(report)["ttl_cache"] == 100
+    capped = by_name["capped_list"].tests
+    assert {t.status for t in capped} == {"failed"}
+    assert "capped_list.py line 1: importing it raised ModuleNotFoundError" in capped[0].feedback
+    assert {t.status for t in by_name["set_analytics"].tests} == {"not_attempted"}
+    assert "set_analytics.py is missing" in by_name["set_analytics"].tests[0].feedback
+    rank_tests = [t for t in by_name["leaderboard"].tests if "defines no function rank()" in t.feedback]
+    assert rank_tests and all(t.status == "failed" for t in rank_tests)
+    assert 0 < by_name["leaderboard"].score < 100
+
+
+def test_repository_layout_is_found_through_assignments_folder(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(SOLUTIONS, repo / "assignments")
+    (repo / "README.md").write_text("student repo\n")
+    report = _grade(repo, None, assignments=("counter",))
+    assert [a.name for a in report.assignments] == ["counter"]
+    assert report.score == 100
+
+
+def test_infinite_loop_times_out_and_costs_only_that_test(tmp_path: Path) -> None:
+    source = (SOLUTIONS / "capped_list.py").read_text()
+    looping = source.replace(
+        "def feed_length(", "def feed_length(*_a, **_k):\n    while True:\n        pass\n\n\ndef _orig(", 1
+    )
+    report = _grade(
+        _submission(tmp_path, capped_list=looping), None, assignments=("capped_list",), per_test_timeout_s=1
+    )
+    statuses = {t.status for t in report.tests() if "feed_length" in t.id}
+    assert statuses == {"timeout"}
+    assert all(t.status == "passed" for t in report.tests() if "feed_length" not in t.id)
+
+
+def test_hidden_suite_source_never_appears_in_feedback(tmp_path: Path) -> None:
+    broken = {
+        name: (SOLUTIONS / f"{name}.py").read_text().replace("return", "return None or", 3)
+        for name in assignments.NAMES
+    }
+    report = _grade(_submission(tmp_path, **broken), None)
+    assert report.score < 500
+    suite_lines = {
+        line.strip()
+        for path in HIDDEN.glob("test_*.py")
+        for line in path.read_text().splitlines()
+        if len(line.strip()) > 25 and not line.strip().startswith(("#", '"""', "@pytest.mark.hint", "def test_"))
+    }
+    for test in report.tests():
+        for line in suite_lines:
+            assert line not in test.feedback, (test.id, line)
