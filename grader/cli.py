@@ -104,7 +104,6 @@ def cmd_release(args: argparse.Namespace, console: Console) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of exiting (tests call it directly)."""
     console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 for --help
@@ -114,10 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_grade(args, console)
         return cmd_release(args, console)
     except (SubmissionError, UsageError) as exc:
-        errors.print(f"grader: error: {exc}")
+        print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (ProvisioningError, GraderError) as exc:
-        errors.print(f"grader: failed: {exc}")
+        print(f"grader: failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
 

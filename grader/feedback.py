@@ -72,11 +72,6 @@ LOCK_HOLDER_UNTOUCHED = Hint(
     "A refused attempt must leave the holder's lock as it is, owner and expiry: only the SET NX that wins "
     "may set the expiry (an EXPIRE sent regardless also runs when NX fails).",
 )
-LOCK_ONE_COMMAND = Hint(
-    "Part 3 · Locks with SET NX PX",
-    "Set the lock and its expiry in one command (SET key owner NX PX ttl); SETNX followed by PEXPIRE "
-    "leaves a lock that never expires if the client dies in between.",
-)
 RATE_LIMIT_NOW = Hint(
     "Part 3 · Fixed-window rate limiting",
     "When no time is passed in, count the attempt in the window of the current time (time.time()).",
@@ -138,6 +133,15 @@ SET_DIFF = Hint(
 SET_SERVER_SIDE = Hint(
     "Part 4.3 · Set algebra",
     "Let Redis combine the sets (SINTER/SUNION/SDIFF) instead of downloading every set and combining in Python.",
+)
+SET_ALGEBRA_EXACT = Hint(
+    "Part 4.3 · Set algebra",
+    "SINTER, SUNION and SDIFF (the first set minus the others) are exact on sets of any size; "
+    "one SSCAN page is not the whole set.",
+)
+SET_RESULT = Hint(
+    "Part 4.3 · Set algebra",
+    "Return the members as a Python set of str (what redis-py gives for SINTER/SUNION/SDIFF), not a list.",
 )
 
 # --- Part 4.4: sorted sets (leaderboard.py) ------------------------------------------------------

@@ -23,6 +23,8 @@ from typing import IO, Any, Literal
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from grader import assignments, feedback
 from grader.submission import (
@@ -170,8 +172,13 @@ def unreachable_client() -> Iterator[Callable[[str], redis.Redis]]:
         elif kind != "connection":
             raise ValueError(f"unknown kind {kind!r}")
         client = redis.Redis(
-            unix_socket_path=path, decode_responses=True, socket_timeout=0.3, socket_connect_timeout=0.3
+            unix_socket_path=path,
+            decode_responses=True,
+            socket_timeout=0.3,
+            socket_connect_timeout=0.3,
+            retry=Retry(NoBackoff(), 0),  # fail at once: redis-py's default retries take seconds
         )
+        client._grader_unreachable = kind  # type: ignore[attr-defined]  # the sandbox gives the worker the same kind
         clients.append(client)
         return client
 

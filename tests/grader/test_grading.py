@@ -43,7 +43,7 @@ def test_stubs_score_zero_with_every_test_not_attempted(url: str | None) -> None
     assert {t.status for t in report.tests()} == {"not_attempted"}
 
 
-@pytest.mark.parametrize("style", sorted(p.name for p in ALTERNATIVES.iterdir() if p.is_dir()))
+@pytest.mark.parametrize("style", sorted(p.parent.name for p in ALTERNATIVES.glob("*/counter.py")))
 def test_alternative_correct_styles_score_full_marks(style: str, url: str | None) -> None:
     report = _grade(ALTERNATIVES / style, url)
     lost = [(t.id, t.status, t.feedback) for t in report.tests() if t.status != "passed"]
@@ -122,13 +122,29 @@ def test_infinite_loop_times_out_and_costs_only_that_test(tmp_path: Path) -> Non
     assert all(t.status == "passed" for t in report.tests() if "feed_length" not in t.id)
 
 
+WRONG_RESULTS = """
+
+def _wrong(function):
+    def wrapper(*args, **kwargs):
+        function(*args, **kwargs)
+        return "wrong"
+    return wrapper
+
+
+for _name in {functions!r}:
+    globals()[_name] = _wrong(globals()[_name])
+"""
+
+
 def test_hidden_suite_source_never_appears_in_feedback(tmp_path: Path) -> None:
     broken = {
-        name: (SOLUTIONS / f"{name}.py").read_text().replace("return", "return None or", 3)
-        for name in assignments.NAMES
+        a.name: (SOLUTIONS / a.filename).read_text() + WRONG_RESULTS.format(functions=a.functions)
+        for a in assignments.ASSIGNMENTS
     }
     report = _grade(_submission(tmp_path, **broken), None)
-    assert report.score < 500
+    failed = [t for t in report.tests() if t.status == "failed"]
+    assert {t.status for t in report.tests()} <= {"failed", "passed"}
+    assert len(failed) > len(report.tests()) / 2
     suite_lines = {
         line.strip()
         for path in HIDDEN.glob("test_*.py")

@@ -1,0 +1,1 @@
+"""The course repository's tests."""
