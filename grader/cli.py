@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--budget", type=_positive, default=300.0, metavar="S", help="seconds for the whole run (default 300)"
     )
+    g.add_argument(
+        "--sandbox",
+        choices=("auto", "full", "reduced", "off"),
+        default="auto",
+        help="how to confine student code: auto (full when root with namespaces, else reduced), "
+        "full (fail if unavailable), reduced, off (import it into the test process)",
+    )
     g.add_argument("--quiet", action="store_true", help="print only the total")
 
     rel = verbs.add_parser("release", help="generate the student stubs in assignments/ from solutions/")
@@ -76,6 +83,7 @@ def cmd_grade(args: argparse.Namespace, console: Console) -> int:
         backend=args.backend,
         per_test_timeout_s=args.timeout,
         budget_s=args.budget,
+        sandbox=args.sandbox,
     )
     report = grade(args.submission, options=options)
     if args.json:

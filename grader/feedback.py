@@ -26,6 +26,12 @@ NOT_ATTEMPTED = "Not attempted yet: the function still raises NotImplementedErro
 MODULE_MISSING = "{file} is missing from the submission, so its tests were not run."
 TIMEOUT = "Timed out: the code did not finish in time (an endless loop, a blocking command or a long sleep?)."
 INFRA_ERROR = "The grader could not run this test (an infrastructure problem, not your code); it will be regraded."
+WORKER_DIED = "Your code ended the process that runs it (sys.exit, os._exit, a crash, or a resource limit)."
+FORBIDDEN_COMMAND = Hint(
+    "Part 2 · Commands and ACLs",
+    "Student code may not run admin, dangerous, scripting or blocking commands here; use the commands the "
+    "lecture teaches.",
+)
 KEYS_FORBIDDEN = Hint(
     "Part 2.4 · SCAN, not KEYS",
     "KEYS blocks the whole server while it walks every key; iterate with SCAN (scan_iter) instead.",

@@ -50,6 +50,7 @@ class GradeOptions:
     per_test_timeout_s: float = 10.0
     budget_s: float = 300.0
     suites: Path = HIDDEN_SUITES
+    sandbox: Literal["auto", "full", "reduced", "off"] = "auto"
 
 
 def grade(submission: Path, *, options: GradeOptions = GradeOptions()) -> Report:
@@ -113,6 +114,8 @@ def _run_suites(*, modules: Path, results: Path, server: Provisioned, options: G
         server.url,
         "--grader-results",
         str(results),
+        "--grader-sandbox",
+        options.sandbox if server.backend == "real" else "off",
         *map(str, files),
     ]
     env = {
@@ -210,9 +213,12 @@ def _build_report(
                 message,
             )
         by_assignment.setdefault(expected["assignment"], []).append(result)
+    isolation = collected.get("isolation", {"mode": "none", "detail": ""})
     notes: list[str] = []
     if server.approximate:
         notes.append(f"Graded on {server.description}: results on a real Redis server may differ.")
+    if isolation["mode"] != "full":
+        notes.append(f"Isolation: {isolation['detail']}.")
     if not complete:
         notes.append("Some tests produced no result; their points are withheld until a regrade.")
     return Report(
@@ -227,6 +233,7 @@ def _build_report(
         submission=submission,
         graded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         grader_version=grader.__version__,
+        isolation=isolation["mode"],
         complete=complete,
         notes=tuple(notes),
     )

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import tempfile
 import traceback
 from collections.abc import Callable, Generator, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -27,6 +29,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from grader import assignments, feedback
+from grader.rpc import RemoteError, RemoteNotImplementedError, WorkerDied, WorkerTimeout
+from grader.sandbox_session import SandboxSession
 from grader.submission import (
     FunctionMissing,
     Implementation,
@@ -35,7 +39,7 @@ from grader.submission import (
     ModuleProblem,
     import_module,
 )
-from grader.trace import Tracer, install_tracer
+from grader.trace import Trace, install_tracer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Status = Literal["passed", "failed", "error", "not_attempted", "timeout"]
@@ -43,6 +47,7 @@ Status = Literal["passed", "failed", "error", "not_attempted", "timeout"]
 RESULTS_KEY = pytest.StashKey["ResultsLog"]()
 TARGET_KEY = pytest.StashKey["ServerTarget"]()
 MODULES_KEY = pytest.StashKey[dict[str, "Implementation | ModuleProblem"]]()
+SANDBOX_KEY = pytest.StashKey["SandboxSession | None"]()
 OUTCOME_KEY = pytest.StashKey["Outcome"]()
 
 
@@ -60,6 +65,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: $REDIS_URL, else fake)",
     )
     group.addoption("--grader-results", default=None, help="write trusted results here as JSON lines")
+    group.addoption(
+        "--grader-sandbox",
+        choices=("off", "auto", "full", "reduced"),
+        default="off",
+        help="run student code in a confined worker process (needs a real server); 'off' imports it here",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,9 +81,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[MODULES_KEY] = {}
     path = config.getoption("--grader-results")
     config.stash[RESULTS_KEY] = ResultsLog(Path(path) if path else None)
+    config.stash[SANDBOX_KEY] = _start_sandbox(config, Path(path).parent if path else None)
+
+
+def _start_sandbox(config: pytest.Config, results_dir: Path | None) -> SandboxSession | None:
+    mode = config.getoption("--grader-sandbox")
+    if mode == "off":
+        return None
+    target = config.stash[TARGET_KEY]
+    if target.backend != "real":
+        raise pytest.UsageError("--grader-sandbox needs a real Redis server (student code runs in another process)")
+    hide = tuple(p for p in (REPO_ROOT, results_dir) if p is not None)
+    session = SandboxSession(
+        admin_url=target.url, modules=Path(config.getoption("--grader-impl")), hide=hide, mode=mode
+    )
+    session.start()
+    return session
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SANDBOX_KEY, None)
+    if session is not None:
+        session.close()
     if RESULTS_KEY in config.stash:
         config.stash[RESULTS_KEY].close()
 
@@ -130,28 +160,38 @@ def make_client(pytestconfig: pytest.Config) -> Iterator[Callable[[], redis.Redi
         client.close()
 
 
+TraceFactory = Callable[[], AbstractContextManager[Trace]]
+
+
 @pytest.fixture
-def _traced_client(pytestconfig: pytest.Config) -> Iterator[tuple[redis.Redis, Tracer]]:
+def _traced_client(pytestconfig: pytest.Config) -> Iterator[tuple[redis.Redis, TraceFactory]]:
     target = pytestconfig.stash[TARGET_KEY]
     admin = target.client()
     admin.flushall()
     admin.close()
     client = target.client()
-    tracer = install_tracer(client)
+    session = pytestconfig.stash[SANDBOX_KEY]
+    tracer: TraceFactory
+    if session is None:
+        tracer = install_tracer(client)  # student code runs here, on this very client
+    else:
+        session.client_names.clear()  # the worker's own client stands in for this one
+        session.client_names[id(client)] = "main"
+        tracer = session.trace
     client.ping()
     yield client, tracer
     client.close()
 
 
 @pytest.fixture
-def r(_traced_client: tuple[redis.Redis, Tracer]) -> redis.Redis:
+def r(_traced_client: tuple[redis.Redis, TraceFactory]) -> redis.Redis:
     """A client on an empty database, as students receive it (``decode_responses=True``)."""
     return _traced_client[0]
 
 
 @pytest.fixture
-def trace(_traced_client: tuple[redis.Redis, Tracer]) -> Tracer:
-    """``with trace() as t:`` records the commands sent through ``r`` inside the block."""
+def trace(_traced_client: tuple[redis.Redis, TraceFactory]) -> TraceFactory:
+    """``with trace() as t:`` records the commands the code under test sends inside the block."""
     return _traced_client[1]
 
 
@@ -206,6 +246,14 @@ def assignment_of(item: pytest.Item) -> assignments.Assignment:
 def impl(request: pytest.FixtureRequest) -> Implementation:
     """The module under test for this test's assignment (imported once per run)."""
     assignment = assignment_of(request.node)
+    session = request.config.stash[SANDBOX_KEY]
+    if session is not None:
+        names = session.client_names
+
+        def client_name(client: object) -> str:
+            return names.setdefault(id(client), f"c{len(names)}")
+
+        return session.implementation(assignment, client_name)
     cache = request.config.stash[MODULES_KEY]
     if assignment.name not in cache:
         folder = Path(request.config.getoption("--grader-impl"))
@@ -282,9 +330,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "kind": "collected",
             "backend": target.backend,
             "server_version": server_version(target),
+            "isolation": _isolation(session.config),
             "tests": [{"id": m.id, "assignment": m.assignment, "name": m.name, "max_score": m.points} for m in metas],
         }
     )
+
+
+def _isolation(config: pytest.Config) -> dict[str, str]:
+    session = config.stash[SANDBOX_KEY]
+    if session is None:
+        return {"mode": "none", "detail": "in-process: student code ran inside the test process"}
+    return {"mode": session.confinement.mode, "detail": session.confinement.describe()}
 
 
 def server_version(target: ServerTarget) -> str:
@@ -313,11 +369,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         outcome.excinfo = call.excinfo
         outcome.phase = call.when
     if call.when == "teardown":
-        _record(item, outcome)
+        status = _record(item, outcome)
+        session = item.config.stash[SANDBOX_KEY]
+        if session is not None and (status == "timeout" or _worker_gone(outcome)):
+            session.kill_worker()  # kills every process it started; the next test gets a fresh worker
     return report
 
 
-def _record(item: pytest.Item, outcome: Outcome) -> None:
+def _worker_gone(outcome: Outcome) -> bool:
+    return outcome.excinfo is not None and isinstance(outcome.excinfo.value, (WorkerDied, WorkerTimeout))
+
+
+def _record(item: pytest.Item, outcome: Outcome) -> Status:
     meta = TestMeta.of(item)
     status, message = classify(outcome, meta, Path(item.config.getoption("--grader-impl")))
     item.config.stash[RESULTS_KEY].write(
@@ -330,6 +393,7 @@ def _record(item: pytest.Item, outcome: Outcome) -> None:
             "duration_s": round(outcome.duration, 4),
         }
     )
+    return status
 
 
 def classify(outcome: Outcome, meta: TestMeta, impl_folder: Path) -> tuple[Status, str]:
@@ -344,8 +408,14 @@ def classify(outcome: Outcome, meta: TestMeta, impl_folder: Path) -> tuple[Statu
         return "not_attempted", str(exc)
     if isinstance(exc, (ModuleBroken, FunctionMissing)):
         return "failed", str(exc)
-    if isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout"):
+    if isinstance(exc, WorkerTimeout) or (isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout")):
         return "timeout", f"{feedback.TIMEOUT} {meta.hint}"
+    if isinstance(exc, RemoteNotImplementedError):
+        return "not_attempted", feedback.NOT_ATTEMPTED
+    if isinstance(exc, WorkerDied):
+        return "failed", f"{meta.hint} {feedback.WORKER_DIED}"
+    if isinstance(exc, RemoteError):
+        return "failed", remote_feedback(exc, meta.hint)
     student_frame = _student_frame(info, impl_folder)
     if isinstance(exc, NotImplementedError) and student_frame is not None:
         return "not_attempted", feedback.NOT_ATTEMPTED
@@ -354,6 +424,24 @@ def classify(outcome: Outcome, meta: TestMeta, impl_folder: Path) -> tuple[Statu
     if outcome.phase == "setup" and not isinstance(exc, AssertionError):
         return "error", feedback.INFRA_ERROR
     return "failed", str(meta.hint)
+
+
+def remote_feedback(error: RemoteError, hint: feedback.Hint) -> str:
+    """Feedback for an exception raised by student code in the worker."""
+    kind = (error.type or "Exception").rsplit(".", 1)[-1]
+    message = error.message or ""
+    if kind == "NoPermissionError" or message.startswith("NOPERM") or "no permissions to run" in message:
+        command = re.search(r"'([^']+)' command", message)
+        name = command.group(1).upper() if command else "that command"
+        if name == "KEYS":
+            return str(feedback.KEYS_FORBIDDEN)
+        return f"{feedback.FORBIDDEN_COMMAND} (your code ran {name}.) {hint}"
+    if kind == "UnsupportedValue":
+        return f"{hint} {message}"
+    where = f" in {error.file} line {error.line}" if error.file and error.line else ""
+    function = f" ({error.function})" if error.function else ""
+    detail = f": {message}" if message else ""
+    return f"{hint} Your code raised {kind}{where}{function}{detail}"
 
 
 def _student_frame(info: pytest.ExceptionInfo[BaseException], folder: Path) -> traceback.FrameSummary | None:

@@ -63,7 +63,11 @@ class RedisInfo:
 
 @dataclass(frozen=True)
 class Report:
-    """A whole submission's grade. ``complete`` is false when some tests could not be run."""
+    """A whole submission's grade. ``complete`` is false when some tests could not be run.
+
+    ``isolation`` says how student code ran: ``full`` (confined worker), ``reduced`` (separate
+    process, limits only) or ``none`` (in the test process, fakeredis development runs).
+    """
 
     assignments: tuple[AssignmentResult, ...]
     redis: RedisInfo
@@ -71,6 +75,7 @@ class Report:
     submission: str = ""
     graded_at: str = ""
     grader_version: str = ""
+    isolation: str = ""
     complete: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -105,6 +110,7 @@ class Report:
             "submission": self.submission,
             "graded_at": self.graded_at,
             "grader_version": self.grader_version,
+            "isolation": self.isolation,
             "complete": self.complete,
             "notes": list(self.notes),
         }
@@ -131,6 +137,7 @@ class Report:
                 submission=str(data.get("submission", "")),
                 graded_at=str(data.get("graded_at", "")),
                 grader_version=str(data.get("grader_version", "")),
+                isolation=str(data.get("isolation", "")),
                 complete=bool(data.get("complete", True)),
                 notes=tuple(str(n) for n in data.get("notes", ())),
             )

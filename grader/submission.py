@@ -114,13 +114,9 @@ def import_module(folder: Path, assignment: Assignment) -> ModuleType:
 class Implementation:
     """A loaded module seen through the assignment's contract: missing functions raise clearly."""
 
-    def __init__(self, module: ModuleType, assignment: Assignment) -> None:
+    def __init__(self, module: object, assignment: Assignment) -> None:
         self._module = module
         self._assignment = assignment
-
-    @property
-    def module(self) -> ModuleType:
-        return self._module
 
     def __getattr__(self, name: str) -> object:
         value = getattr(self._module, name, None)

@@ -1,0 +1,155 @@
+"""How the worker that runs student code is confined: full isolation when we can, reduced otherwise.
+
+Full mode (root with namespaces, as on CI and GitHub Actions runners): the worker runs as
+``nobody`` in its own mount, PID and network namespaces (``grader.sandbox_init``) and sees only
+a read-only view of the interpreter, site-packages and its workspace; the grader's files, the
+hidden suites, home directories and every shared temp directory are hidden; rlimits bound CPU,
+memory, processes and file size; killing it kills every process it started.
+Reduced mode (a student's laptop): a separate process with a scrubbed environment and rlimits
+(via ``prlimit`` where available). Reports say which mode graded them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import redis
+
+VIEW = "/mnt"
+Mode = Literal["full", "reduced"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one worker process tree."""
+
+    cpu_s: int = 300
+    memory_mb: int = 1024
+    processes: int = 64
+    file_mb: int = 16
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """Everything needed to start a worker: the argv prefix, the paths as the worker sees them, its env."""
+
+    mode: Mode
+    reason: str
+    argv_prefix: tuple[str, ...]
+    python: str
+    site_dirs: tuple[str, ...]
+    work_in_view: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        if self.mode == "full":
+            return "sandboxed: separate unprivileged process, no network, private files, resource limits"
+        return f"reduced sandbox: separate process with resource limits only ({self.reason})"
+
+
+@functools.lru_cache(maxsize=1)
+def full_mode_unavailable() -> str | None:
+    """Why full confinement cannot be used here, or None when it can."""
+    if os.geteuid() != 0:
+        return "not running as root"
+    if shutil.which("unshare") is None:
+        return "util-linux unshare is not installed"
+    if not os.path.isdir(VIEW):
+        return f"{VIEW} does not exist"
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        return "there is no 'nobody' user"
+    probe = subprocess.run(
+        ["unshare", "--mount", "--pid", "--net", "--fork", "--kill-child", "--mount-proc", "true"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return f"namespaces are not available ({probe.stderr.decode(errors='replace').strip()[:200]})"
+    return None
+
+
+def _site_dir() -> str:
+    """The site-packages folder that holds redis-py (all the worker needs beyond the stdlib)."""
+    return str(Path(redis.__file__).resolve().parents[1])
+
+
+def plan(
+    *, work: Path, hide: tuple[Path, ...], mode: Literal["auto", "full", "reduced"] = "auto", limits: Limits = Limits()
+) -> Confinement:
+    """Decide how to confine a worker whose files are in ``work``; ``hide`` lists trusted folders.
+
+    ``mode="full"`` raises ``RuntimeError`` when full confinement is unavailable; ``"auto"``
+    falls back to reduced mode and says why.
+    """
+    why_not = full_mode_unavailable() if mode != "reduced" else "reduced mode was requested"
+    if why_not is None:
+        return _full(work=work, hide=hide, limits=limits)
+    if mode == "full":
+        raise RuntimeError(f"full sandbox unavailable: {why_not}")
+    return _reduced(work=work, reason=why_not, limits=limits)
+
+
+def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
+    nobody = pwd.getpwnam("nobody")
+    executable = Path(os.path.realpath(sys.executable))
+    prefix = Path(sys.base_prefix).resolve()
+    python_in_view = f"{VIEW}/python/{executable.relative_to(prefix)}"
+    hidden = [str(p) for p in (*hide, Path("/root"), Path("/home")) if p.is_dir()]
+    argv = [
+        "unshare", "--mount", "--pid", "--net", "--fork", "--kill-child", "--mount-proc", "--",
+        sys.executable, "-I", "-m", "grader.sandbox_init",
+        "--python-prefix", str(prefix),
+        "--site", _site_dir(),
+        "--work", str(work),
+        *[arg for path in hidden for arg in ("--hide", path)],
+        "--uid", str(nobody.pw_uid), "--gid", str(nobody.pw_gid),
+        "--cpu-s", str(limits.cpu_s), "--memory-mb", str(limits.memory_mb),
+        "--processes", str(limits.processes), "--file-mb", str(limits.file_mb),
+        "--",
+    ]  # fmt: skip
+    env = {
+        "PATH": f"{VIEW}/python/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "LD_LIBRARY_PATH": f"{VIEW}/python/lib",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return Confinement("full", "", tuple(argv), python_in_view, (f"{VIEW}/site0",), Path(f"{VIEW}/work"), env)
+
+
+def _reduced(*, work: Path, reason: str, limits: Limits) -> Confinement:
+    prefix: tuple[str, ...] = ()
+    if shutil.which("prlimit"):
+        prefix = (
+            "prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_mb * 1024 * 1024}",
+            f"--fsize={limits.file_mb * 1024 * 1024}", "--core=0", "--",
+        )  # fmt: skip
+    private_tmp = work / ".tmp"
+    private_tmp.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(private_tmp),
+        "TMPDIR": str(private_tmp),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return Confinement("reduced", reason, prefix, sys.executable, (), work, env)
+
+
+def prepare_workspace(work: Path) -> None:
+    """Make the worker's workspace readable (not writable) by the unprivileged worker user."""
+    work.chmod(0o755)
+    for entry in work.iterdir():
+        if entry.is_file():
+            entry.chmod(0o644)

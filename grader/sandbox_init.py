@@ -1,0 +1,112 @@
+"""Runs as root inside fresh mount, PID and network namespaces; confines itself, then execs the worker.
+
+Started by ``grader.sandbox`` as ``unshare --mount --pid --net --fork --kill-child --mount-proc
+python -I -m grader.sandbox_init [options] -- WORKER ARGV``. It builds a small read-only view
+under ``/mnt`` (the interpreter, site-packages, the submission's workspace), hides the grader's
+files and every shared temp directory behind empty tmpfs mounts, applies rlimits, drops to
+an unprivileged uid/gid with ``no_new_privs``, and replaces itself with the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import resource
+import sys
+from collections.abc import Sequence
+
+VIEW = "/mnt"
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
+PR_SET_NO_NEW_PRIVS = 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    result = _libc.mount(
+        source.encode(), target.encode(), fstype.encode() if fstype else None, flags, data.encode() if data else None
+    )
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+
+
+def tmpfs(target: str, *, size: str, mode: str = "0755") -> None:
+    """Cover ``target`` with an empty tmpfs."""
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
+
+
+def bind_readonly(source: str, target: str) -> None:
+    """Show ``source`` at ``target``, read-only, without setuid or device files."""
+    os.makedirs(target, exist_ok=True)
+    _mount(source, target, None, MS_BIND | MS_REC)
+    _mount(source, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def apply_limits(*, cpu_s: int, memory_bytes: int, processes: int, file_bytes: int, open_files: int) -> None:
+    for limit, value in (
+        (resource.RLIMIT_CPU, cpu_s),
+        (resource.RLIMIT_AS, memory_bytes),
+        (resource.RLIMIT_NPROC, processes),
+        (resource.RLIMIT_FSIZE, file_bytes),
+        (resource.RLIMIT_NOFILE, open_files),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        resource.setrlimit(limit, (value, value))
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise OSError("privileges were not dropped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="grader.sandbox_init")
+    parser.add_argument("--python-prefix", required=True, help="interpreter prefix, shown at /mnt/python")
+    parser.add_argument("--site", action="append", default=[], help="site-packages dirs, shown at /mnt/site<N>")
+    parser.add_argument("--work", required=True, help="the worker's workspace, shown at /mnt/work")
+    parser.add_argument("--hide", action="append", default=[], help="directories covered by an empty tmpfs")
+    parser.add_argument("--uid", type=int, required=True)
+    parser.add_argument("--gid", type=int, required=True)
+    parser.add_argument("--cpu-s", type=int, default=300)
+    parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--processes", type=int, default=64)
+    parser.add_argument("--file-mb", type=int, default=16)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no worker command after --")
+
+    tmpfs(VIEW, size="1m")
+    bind_readonly(args.python_prefix, f"{VIEW}/python")
+    for index, site in enumerate(args.site):
+        bind_readonly(site, f"{VIEW}/site{index}")
+    bind_readonly(args.work, f"{VIEW}/work")
+    for hidden in args.hide:
+        if os.path.isdir(hidden):
+            tmpfs(hidden, size="1m", mode="0555")
+    for shared_tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(shared_tmp):
+            tmpfs(shared_tmp, size="64m", mode="1777")
+    os.chdir(f"{VIEW}/work")
+    apply_limits(
+        cpu_s=args.cpu_s,
+        memory_bytes=args.memory_mb * 1024 * 1024,
+        processes=args.processes,
+        file_bytes=args.file_mb * 1024 * 1024,
+        open_files=256,
+    )
+    drop_privileges(args.uid, args.gid)
+    os.execve(command[0], command, dict(os.environ))
+    return 127  # pragma: no cover - execve does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""One grading run's sandbox: a restricted Redis user, a tracing proxy and a confined worker.
+
+The hidden suites' trusted process owns this session. Student modules are imported and called
+only inside the worker; the worker reaches Redis only through the trusted proxy (which records
+the command trace) and only as a Redis user that cannot run admin, dangerous, scripting or
+blocking commands. A worker that times out, crashes or exits is killed with everything it
+started, and the next test gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import redis
+
+from grader import worker as worker_script
+from grader.assignments import Assignment
+from grader.redis_proxy import TracingProxy
+from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerProcess, WorkerTimeout, start_worker
+from grader.sandbox import Confinement, plan, prepare_workspace
+from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
+
+STUDENT_USER = "student"
+# What student code may not run: server administration, anything dangerous (KEYS, FLUSHALL,
+# DEBUG, ...), Lua and functions, commands that block the server or a connection, pub/sub.
+STUDENT_CATEGORIES = ["+@all", "-@admin", "-@dangerous", "-@scripting", "-@blocking", "-@pubsub"]
+STUDENT_DENIED = ["-keys", "-flushall", "-flushdb", "-config", "-shutdown", "-debug", "-acl", "-monitor"]
+STUDENT_DENIED += ["-client|kill"]
+MEMORY_LIMIT = "256mb"
+IMPORT_TIMEOUT_S = 10.0
+
+
+def describe_remote_import_error(error: RemoteError, filename: str) -> str:
+    """A student-facing one-liner for a module that failed to import in the worker."""
+    kind = (error.type or "Exception").rsplit(".", 1)[-1]
+    line = f" line {error.line}" if error.line else ""
+    if kind in {"SyntaxError", "IndentationError", "TabError"}:
+        return f"{filename}{line}: {kind}: {error.message}"
+    detail = f": {error.message}" if error.message else ""
+    return f"{filename}{line}: importing it raised {kind}{detail}"
+
+
+class SandboxSession:
+    """Owns the worker, proxy and Redis user for one pytest run; see the module docstring."""
+
+    def __init__(
+        self, *, admin_url: str, modules: Path, hide: tuple[Path, ...], mode: Literal["auto", "full", "reduced"]
+    ) -> None:
+        self._admin_url = admin_url
+        self._modules = modules
+        self._password = secrets.token_urlsafe(24)
+        self._trusted_dir = Path(tempfile.mkdtemp(prefix="grader-trusted-"))
+        self._work = Path(tempfile.mkdtemp(prefix="grader-worker-"))
+        self._proxy = TracingProxy(upstream=admin_url, listen_path=self._work / "redis.sock")
+        self._confinement: Confinement = plan(work=self._work, hide=hide, mode=mode)
+        self._worker: WorkerProcess | None = None
+        self._imported: dict[str, list[str]] = {}
+        self._broken: dict[str, ModuleProblem] = {}
+        self.client_names: dict[int, str] = {}
+
+    @property
+    def confinement(self) -> Confinement:
+        return self._confinement
+
+    def start(self) -> None:
+        """Create the Redis user, copy the modules and the worker script, start the proxy."""
+        admin = redis.Redis.from_url(self._admin_url, decode_responses=True)
+        try:
+            admin.acl_setuser(
+                STUDENT_USER,
+                enabled=True,
+                reset=True,
+                passwords=[f"+{self._password}"],
+                keys=["*"],
+                categories=STUDENT_CATEGORIES,
+                commands=STUDENT_DENIED,
+            )
+            if admin.config_get("maxmemory").get("maxmemory") == "0":
+                admin.config_set("maxmemory", MEMORY_LIMIT)
+                admin.config_set("maxmemory-policy", "noeviction")
+        finally:
+            admin.close()
+        for module in self._modules.glob("*.py"):
+            shutil.copyfile(module, self._work / module.name)
+        shutil.copyfile(worker_script.__file__, self._work / "worker.py")
+        prepare_workspace(self._work)
+        self._proxy.start()
+
+    def close(self) -> None:
+        """Kill the worker, stop the proxy, remove the Redis user and every temporary file."""
+        self.kill_worker()
+        self._proxy.stop()
+        try:
+            admin = redis.Redis.from_url(self._admin_url, decode_responses=True, socket_timeout=2)
+            try:
+                admin.acl_deluser(STUDENT_USER)
+            finally:
+                admin.close()
+        except redis.RedisError:
+            pass  # the server is gone; nothing left to clean there
+        shutil.rmtree(self._work, ignore_errors=True)
+        shutil.rmtree(self._trusted_dir, ignore_errors=True)
+
+    def trace(self) -> Any:
+        """The proxy's ``trace()`` context manager: what the worker sent, by round trip."""
+        return self._proxy.trace()
+
+    def kill_worker(self) -> None:
+        """Kill the worker and everything it started; the next test starts a fresh one."""
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
+            self._imported.clear()
+            self._proxy.drop_clients()
+
+    def worker_output(self, limit: int = 64 * 1024) -> str:
+        """The worker's captured stdout and stderr, at most ``limit`` characters of each."""
+        parts = []
+        for name in ("stdout", "stderr"):
+            path = self._trusted_dir / f"worker.{name}"
+            if path.is_file():
+                with path.open("rb") as handle:
+                    parts.append(handle.read(limit).decode("utf-8", "replace"))
+        return "\n".join(parts)
+
+    def _ensure_worker(self) -> WorkerProcess:
+        if self._worker is not None and not self._worker.alive():
+            self.kill_worker()
+        if self._worker is None:
+            c = self._confinement
+            worker = start_worker(
+                python=c.python,
+                worker_script=c.work_in_view / "worker.py",
+                modules=c.work_in_view,
+                argv_prefix=c.argv_prefix,
+                site_dirs=c.site_dirs,
+                env=c.env,
+                cwd=self._work,
+                stdout=self._trusted_dir / "worker.stdout",
+                stderr=self._trusted_dir / "worker.stderr",
+            )
+            try:
+                worker.hello(f"unix://{c.work_in_view / 'redis.sock'}", STUDENT_USER, self._password)
+            except BaseException:
+                worker.kill()
+                raise
+            self._worker = worker
+        return self._worker
+
+    def implementation(self, assignment: Assignment, client_name: Callable[[object], str]) -> Implementation:
+        """The assignment's module, imported in the worker; ``ModuleProblem`` when it cannot be used."""
+        if assignment.name in self._broken:
+            raise self._broken[assignment.name]
+        if not (self._work / assignment.filename).is_file():
+            raise ModuleMissing(f"{assignment.filename} is missing from the submission")
+        worker = self._ensure_worker()
+        if assignment.name not in self._imported:
+            try:
+                self._imported[assignment.name] = worker.import_module(assignment.name, timeout=IMPORT_TIMEOUT_S)
+            except RemoteError as error:
+                self._broken[assignment.name] = ModuleBroken(describe_remote_import_error(error, assignment.filename))
+            except WorkerTimeout:
+                self.kill_worker()
+                self._broken[assignment.name] = ModuleBroken(
+                    f"{assignment.filename}: importing it did not finish within {IMPORT_TIMEOUT_S:g} s"
+                )
+            except WorkerDied:
+                self.kill_worker()
+                self._broken[assignment.name] = ModuleBroken(
+                    f"{assignment.filename}: importing it ended the process (sys.exit, os._exit or a crash)"
+                )
+            if assignment.name in self._broken:
+                raise self._broken[assignment.name]
+        module = RemoteModule(worker, assignment.name, self._imported[assignment.name], client_name)
+        return Implementation(module, assignment)
