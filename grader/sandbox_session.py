@@ -25,7 +25,7 @@ from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerProcess, Wor
 from grader.sandbox import Confinement, plan, prepare_workspace
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
 
-STUDENT_USER = "student"
+STUDENT_USER_PREFIX = "student-"
 # What student code may not run: server administration, anything dangerous (KEYS, FLUSHALL,
 # DEBUG, ...), Lua and functions, commands that block the server or a connection, pub/sub.
 STUDENT_CATEGORIES = ["+@all", "-@admin", "-@dangerous", "-@scripting", "-@blocking", "-@pubsub"]
@@ -53,6 +53,7 @@ class SandboxSession:
     ) -> None:
         self._admin_url = admin_url
         self._modules = modules
+        self._user = STUDENT_USER_PREFIX + secrets.token_hex(4)
         self._password = secrets.token_urlsafe(24)
         self._trusted_dir = Path(tempfile.mkdtemp(prefix="grader-trusted-"))
         self._work = Path(tempfile.mkdtemp(prefix="grader-worker-"))
@@ -72,7 +73,7 @@ class SandboxSession:
         admin = redis.Redis.from_url(self._admin_url, decode_responses=True)
         try:
             admin.acl_setuser(
-                STUDENT_USER,
+                self._user,
                 enabled=True,
                 reset=True,
                 passwords=[f"+{self._password}"],
@@ -98,7 +99,7 @@ class SandboxSession:
         try:
             admin = redis.Redis.from_url(self._admin_url, decode_responses=True, socket_timeout=2)
             try:
-                admin.acl_deluser(STUDENT_USER)
+                admin.acl_deluser(self._user)
             finally:
                 admin.close()
         except redis.RedisError:
@@ -145,7 +146,7 @@ class SandboxSession:
                 stderr=self._trusted_dir / "worker.stderr",
             )
             try:
-                worker.hello(f"unix://{c.work_in_view / 'redis.sock'}", STUDENT_USER, self._password)
+                worker.hello(f"unix://{c.work_in_view / 'redis.sock'}", self._user, self._password)
             except BaseException:
                 worker.kill()
                 raise
