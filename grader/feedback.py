@@ -6,7 +6,11 @@ Hints say what to revisit, never what a test did or expected. Suites attach them
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+MAX_FEEDBACK_CHARS = 600
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,17 @@ class Hint:
 
     def __str__(self) -> str:
         return f"[{self.section}] {self.text}"
+
+
+def neutralize(text: str, *, limit: int = MAX_FEEDBACK_CHARS) -> str:
+    """Make text that may carry student-controlled parts safe for reports and CI logs.
+
+    One line (control characters and line breaks become spaces), no ``::`` that a CI runner could
+    read as a workflow command (``::error::``, ``::add-mask::``...), at most ``limit`` characters.
+    """
+    line = " ".join(_CONTROL.sub(" ", text).split())
+    line = line.replace("::", ":\u200b:")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # --- Generic messages the grader itself produces -------------------------------------------------

@@ -61,16 +61,23 @@ def grade(submission: Path, *, options: GradeOptions = GradeOptions()) -> Report
     """
     started = time.monotonic()
     source = locate(submission)
-    with (
-        tempfile.TemporaryDirectory(prefix="grader-") as tmp,
-        provision(redis_url=options.redis_url, backend=options.backend) as server,
-    ):
+    files = [options.suites / f"test_{name}.py" for name in options.assignments]
+    if missing := [str(f) for f in files if not f.is_file()]:
+        raise GraderError(f"hidden suites not found: {', '.join(missing)}")
+    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         workspace = Path(tmp)
         modules = workspace / "submission"
         problems = copy_modules(source, modules)
-        results = workspace / "results.jsonl"
-        run = _run_suites(modules=modules, results=results, server=server, options=options, workspace=workspace)
-        collected, outcomes = _read_results(results, run)
+        with provision(redis_url=options.redis_url, backend=options.backend) as server:
+            run = _run_suites(
+                targets=[str(f) for f in files], modules=modules, server=server, options=options, workspace=workspace
+            )
+            collected, outcomes = _read_results(run)
+        if retry := _infrastructure_failures(collected, outcomes, run, options):
+            # Once more, on a fresh server: a fault outside the submission must not cost points.
+            with provision(redis_url=options.redis_url, backend=options.backend) as server:
+                rerun = _run_suites(targets=retry, modules=modules, server=server, options=options, workspace=workspace)
+                outcomes.update(_read_results(rerun)[1])
     return _build_report(
         collected=collected,
         outcomes=outcomes,
@@ -87,13 +94,23 @@ class _Run:
     returncode: int
     timed_out: bool
     output: str
+    results: Path
 
 
-def _run_suites(*, modules: Path, results: Path, server: Provisioned, options: GradeOptions, workspace: Path) -> _Run:
-    files = [options.suites / f"test_{name}.py" for name in options.assignments]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise GraderError(f"hidden suites not found: {', '.join(missing)}")
+def _infrastructure_failures(
+    collected: dict[str, Any], outcomes: dict[str, dict[str, Any]], run: _Run, options: GradeOptions
+) -> list[str]:
+    """Node ids of the tests that errored for reasons outside the submission, or left no result."""
+    if run.timed_out:
+        return []
+    ids = [t["id"] for t in collected["tests"] if t["id"] not in outcomes or outcomes[t["id"]]["status"] == "error"]
+    return [str(options.suites / f"test_{i.split('::', 1)[0]}.py") + "::" + i.split("::", 1)[1] for i in ids]
+
+
+def _run_suites(
+    *, targets: list[str], modules: Path, server: Provisioned, options: GradeOptions, workspace: Path
+) -> _Run:
+    results = workspace / f"results-{time.monotonic_ns()}.jsonl"
     argv = [
         sys.executable,
         "-I",
@@ -116,7 +133,7 @@ def _run_suites(*, modules: Path, results: Path, server: Provisioned, options: G
         str(results),
         "--grader-sandbox",
         options.sandbox if server.backend == "real" else "off",
-        *map(str, files),
+        *targets,
     ]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -142,7 +159,8 @@ def _run_suites(*, modules: Path, results: Path, server: Provisioned, options: G
         output = b""
     finally:
         _kill_group(proc)
-    return _Run(proc.returncode if proc.returncode is not None else -9, timed_out, output[-OUTPUT_CAP:].decode())
+    code = proc.returncode if proc.returncode is not None else -9
+    return _Run(code, timed_out, output[-OUTPUT_CAP:].decode(errors="replace"), results)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -155,7 +173,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
-def _read_results(path: Path, run: _Run) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def _read_results(run: _Run) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    path = run.results
     collected: dict[str, Any] | None = None
     outcomes: dict[str, dict[str, Any]] = {}
     if path.is_file():
@@ -201,6 +220,7 @@ def _build_report(
             )
         else:
             status, message = outcome["status"], outcome["feedback"]
+            complete = complete and status != "error"
             if expected["assignment"] in problems and status == "not_attempted":
                 status, message = "failed", problems[expected["assignment"]]
             passed = status == "passed"

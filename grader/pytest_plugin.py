@@ -129,6 +129,18 @@ class ServerTarget:
     def backend(self) -> Literal["real", "fake"]:
         return "fake" if self.fake_server is not None else "real"
 
+    def healthy(self) -> bool:
+        """True when the server answers PING within a second."""
+        if self.fake_server is not None:
+            return True
+        client = self.client(socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
     def client(self, **kwargs: Any) -> redis.Redis:
         """A new client with ``decode_responses=True``, as the spec promises students."""
         if self.fake_server is not None:
@@ -383,13 +395,15 @@ def _worker_gone(outcome: Outcome) -> bool:
 def _record(item: pytest.Item, outcome: Outcome) -> Status:
     meta = TestMeta.of(item)
     status, message = classify(outcome, meta, Path(item.config.getoption("--grader-impl")))
+    if status != "passed" and not item.config.stash[TARGET_KEY].healthy():
+        status, message = "error", feedback.INFRA_ERROR  # the server died: not the submission's fault
     item.config.stash[RESULTS_KEY].write(
         {
             "kind": "result",
             "id": meta.id,
             "status": status,
             "score": meta.points if status == "passed" else 0,
-            "feedback": message,
+            "feedback": feedback.neutralize(message),
             "duration_s": round(outcome.duration, 4),
         }
     )

@@ -154,3 +154,53 @@ def test_hidden_suite_source_never_appears_in_feedback(tmp_path: Path) -> None:
     for test in report.tests():
         for line in suite_lines:
             assert line not in test.feedback, (test.id, line)
+
+
+SERVER_DIES_ONCE = '''
+import os
+
+import pytest
+
+from grader import feedback
+
+pytestmark = pytest.mark.assignment("counter")
+
+
+@pytest.mark.points(60)
+@pytest.mark.hint(feedback.COUNTER_INCR)
+def test_server_goes_away_in_the_first_run(impl, r):
+    """The server dies while this test runs, the first time only."""
+    if not os.path.exists({flag!r}):
+        open({flag!r}, "w").close()
+        try:
+            r.shutdown(nosave=True)
+        except Exception:
+            pass
+    assert impl.record_pageview(r, "home") == 1
+
+
+@pytest.mark.points(40)
+@pytest.mark.hint(feedback.COUNTER_GET)
+def test_runs_after_the_server_died(impl, r):
+    """This test starts after the server has gone."""
+    assert impl.get_pageviews(r, "never") == 0
+'''
+
+
+def test_infrastructure_failure_is_rerun_once_on_a_fresh_server(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "test_counter.py").write_text(SERVER_DIES_ONCE.format(flag=str(tmp_path / "died-once")))
+    report = grade(SOLUTIONS, options=GradeOptions(suites=suites, assignments=("counter",)))
+    assert (tmp_path / "died-once").exists()
+    assert [(t.status, t.score) for t in report.tests()] == [("passed", 60), ("passed", 40)]
+    assert report.complete
+
+
+def test_a_student_connection_error_is_the_students_failure_not_infrastructure(tmp_path: Path) -> None:
+    ttl_cache = (SOLUTIONS / "ttl_cache.py").read_text()
+    no_fallback = ttl_cache.replace("except (redis.ConnectionError, redis.TimeoutError):", "except ValueError:")
+    report = grade(_submission(tmp_path, ttl_cache=no_fallback), options=GradeOptions(assignments=("ttl_cache",)))
+    degraded = [t for t in report.tests() if t.status != "passed"]
+    assert degraded and {t.status for t in degraded} == {"failed"}
+    assert all("ConnectionError" in t.feedback or "TimeoutError" in t.feedback for t in degraded)
