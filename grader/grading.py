@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import grader
 from grader import assignments
+from grader.errors import GraderFailure
 from grader.redis_server import Provisioned, provision
 from grader.report import AssignmentResult, RedisInfo, Report, TestResult
 from grader.submission import copy_modules, locate
@@ -36,7 +37,7 @@ STOPPED_EARLY = "The grading run stopped before this test finished (the test pro
 OVER_BUDGET = "Not run: grading this submission took longer than the time budget."
 
 
-class GraderError(RuntimeError):
+class GraderError(GraderFailure):
     """The grader itself could not complete (not the submission's fault)."""
 
 

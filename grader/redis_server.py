@@ -33,6 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from grader.errors import GraderFailure
+
 REDIS_URL_ENV = "REDIS_URL"
 SERVER_NAME = "redis-server"
 LOG_TAIL_LINES = 20
@@ -49,7 +51,7 @@ FIXES = (
 )
 
 
-class ProvisioningError(RuntimeError):
+class ProvisioningError(GraderFailure):
     """No usable Redis: the message says what was tried and how to fix it."""
 
 

@@ -27,6 +27,8 @@ class ReportError(ValueError):
 class TestResult:
     """One graded test; ``feedback`` is student-facing and empty when it passed."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     id: str
     name: str
     status: Status
@@ -67,6 +69,8 @@ class Report:
 
     ``isolation`` says how student code ran: ``full`` (confined worker), ``reduced`` (separate
     process, limits only) or ``none`` (in the test process, fakeredis development runs).
+    ``student_id``, ``commit`` and ``received_at`` (ISO 8601, when the grader received the push;
+    lateness is computed from it, never from commit dates) are filled in by batch grading.
     """
 
     assignments: tuple[AssignmentResult, ...]
@@ -76,6 +80,9 @@ class Report:
     graded_at: str = ""
     grader_version: str = ""
     isolation: str = ""
+    student_id: str = ""
+    commit: str = ""
+    received_at: str = ""
     complete: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -111,6 +118,9 @@ class Report:
             "graded_at": self.graded_at,
             "grader_version": self.grader_version,
             "isolation": self.isolation,
+            "student_id": self.student_id,
+            "commit": self.commit,
+            "received_at": self.received_at,
             "complete": self.complete,
             "notes": list(self.notes),
         }
@@ -138,6 +148,9 @@ class Report:
                 graded_at=str(data.get("graded_at", "")),
                 grader_version=str(data.get("grader_version", "")),
                 isolation=str(data.get("isolation", "")),
+                student_id=str(data.get("student_id", "")),
+                commit=str(data.get("commit", "")),
+                received_at=str(data.get("received_at", "")),
                 complete=bool(data.get("complete", True)),
                 notes=tuple(str(n) for n in data.get("notes", ())),
             )

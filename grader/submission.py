@@ -14,11 +14,12 @@ from pathlib import Path
 from types import ModuleType
 
 from grader.assignments import ASSIGNMENTS, Assignment
+from grader.errors import UsageError
 
 MAX_MODULE_BYTES = 256 * 1024
 
 
-class SubmissionError(Exception):
+class SubmissionError(UsageError):
     """The submission as a whole cannot be graded (bad path, nothing to grade)."""
 
 

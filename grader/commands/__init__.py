@@ -1,0 +1,1 @@
+"""One module per CLI verb. Each defines ``HELP``, ``add_arguments(parser)`` and ``run(args, console) -> int``."""
