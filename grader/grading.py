@@ -218,6 +218,7 @@ def _build_report(
                 0,
                 expected["max_score"],
                 OVER_BUDGET if over_budget else STOPPED_EARLY,
+                expected.get("section", ""),
             )
         else:
             status, message = outcome["status"], outcome["feedback"]
@@ -232,6 +233,7 @@ def _build_report(
                 expected["max_score"] if passed else 0,
                 expected["max_score"],
                 message,
+                expected.get("section", ""),
             )
         by_assignment.setdefault(expected["assignment"], []).append(result)
     isolation = collected.get("isolation", {"mode": "none", "detail": ""})

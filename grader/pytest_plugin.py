@@ -343,7 +343,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "backend": target.backend,
             "server_version": server_version(target),
             "isolation": _isolation(session.config),
-            "tests": [{"id": m.id, "assignment": m.assignment, "name": m.name, "max_score": m.points} for m in metas],
+            "tests": [
+                {
+                    "id": m.id,
+                    "assignment": m.assignment,
+                    "name": m.name,
+                    "max_score": m.points,
+                    "section": m.hint.section,
+                }
+                for m in metas
+            ],
         }
     )
 

@@ -25,7 +25,8 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class TestResult:
-    """One graded test; ``feedback`` is student-facing and empty when it passed."""
+    """One graded test; ``feedback`` is student-facing and empty when it passed; ``section`` names
+    the lecture section the test checks (as its hint does)."""
 
     __test__ = False  # not a pytest test class, whatever its name
 
@@ -35,6 +36,7 @@ class TestResult:
     score: int
     max_score: int
     feedback: str = ""
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ def _test(data: dict[str, Any]) -> TestResult:
         score=score,
         max_score=max_score,
         feedback=str(data.get("feedback", "")),
+        section=str(data.get("section", "")),
     )
 
 

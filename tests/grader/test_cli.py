@@ -39,7 +39,8 @@ def test_grade_writes_canonical_json_and_markdown(tmp_path: Path, capsys: pytest
     assert (data["score"], data["max_score"]) == (200, 200)
     assert [a["name"] for a in data["assignments"]] == ["counter", "leaderboard"]
     test = data["assignments"][0]["tests"][0]
-    assert set(test) == {"id", "name", "status", "score", "max_score", "feedback"}
+    assert set(test) == {"id", "name", "status", "score", "max_score", "feedback", "section"}
+    assert test["section"].startswith("Part 3")
     assert data["redis"]["backend"] == "fake" and data["redis"]["approximate"] is True
     assert isinstance(data["duration_s"], float)
     assert load_json(out_json).score == 200
