@@ -16,8 +16,10 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +207,36 @@ def r(_traced_client: tuple[redis.Redis, TraceFactory]) -> redis.Redis:
 def trace(_traced_client: tuple[redis.Redis, TraceFactory]) -> TraceFactory:
     """``with trace() as t:`` records the commands the code under test sends inside the block."""
     return _traced_client[1]
+
+
+@pytest.fixture
+def concurrently(make_client: Callable[[], redis.Redis]) -> Callable[..., list[Any]]:
+    """``concurrently(work, threads=8)``: run ``work(client, index, barrier)`` in that many threads at once.
+
+    Each thread gets its own client; all start together, released by ``barrier`` (which ``work`` may
+    reuse to line up rounds). Returns the results in thread order; re-raises the first real error.
+    """
+
+    def run(work: Callable[[redis.Redis, int, threading.Barrier], Any], threads: int = 8) -> list[Any]:
+        clients = [make_client() for _ in range(threads)]
+        barrier = threading.Barrier(threads, timeout=30)
+
+        def one(index: int) -> Any:
+            try:
+                barrier.wait()
+                return work(clients[index], index, barrier)
+            except BaseException:
+                barrier.abort()  # release the others instead of leaving them waiting
+                raise
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(one, i) for i in range(threads)]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
+        return [f.result() for f in futures]
+
+    return run
 
 
 @pytest.fixture

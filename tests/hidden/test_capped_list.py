@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -21,37 +18,6 @@ ELEMENT_REMOVALS = frozenset({"LPOP", "RPOP", "LREM", "LTRIM", "LSET", "DEL", "U
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def in_threads(make_client: Callable[[], Any], work: Callable[[Any, int], Any], threads: int = 8) -> list[Any]:
-    """Run ``work(client, i)`` in ``threads`` threads, each with its own client, started together.
-
-    A thread that fails breaks the barrier so the others stop waiting; the first real error is re-raised.
-    """
-    clients = [make_client() for _ in range(threads)]
-    for client in clients:
-        client.ping()
-    barrier = threading.Barrier(threads, timeout=10)
-
-    def run(i: int) -> Any:
-        try:
-            barrier.wait()
-            return work(clients[i], i)
-        except BaseException:
-            barrier.abort()
-            raise
-
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for future in [pool.submit(run, i) for i in range(threads)]:
-            try:
-                results.append(future.result())
-            except Exception as exc:
-                errors.append(exc)
-    if errors:
-        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
-    return results
 
 
 def feed(user_id: str) -> str:
@@ -304,18 +270,18 @@ def test_dequeue_from_empty_queue(impl, r):
 
 @pytest.mark.points(8)
 @pytest.mark.hint(feedback.QUEUE_ATOMIC_POP)
-def test_concurrent_workers_get_each_job_once(impl, r, make_client):
+def test_concurrent_workers_get_each_job_once(impl, r, concurrently):
     """Workers dequeuing at the same time get every job exactly once."""
     total = 400
     r.rpush("queue:work", *[json.dumps({"id": i}) for i in range(total)])
 
-    def work(client: Any, _i: int) -> list[int]:
+    def work(client: Any, _i: int, _barrier: Any) -> list[int]:
         taken = []
         while (job := impl.dequeue_job(client, "work")) is not None:
             taken.append(job["id"])
         return taken
 
-    taken = [job_id for batch in in_threads(make_client, work) for job_id in batch]
+    taken = [job_id for batch in concurrently(work) for job_id in batch]
     assert sorted(taken) == list(range(total))
     assert r.exists("queue:work") == 0
 

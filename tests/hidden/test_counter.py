@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -21,39 +19,6 @@ STRING_WRITES = frozenset({"SET", "SETEX", "PSETEX", "GETSET", "MSET", "SETRANGE
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def in_threads(
-    make_client: Callable[[], Any], work: Callable[[Any, int, threading.Barrier], Any], threads: int = 8
-) -> list[Any]:
-    """Run ``work(client, i, barrier)`` in ``threads`` threads, each with its own client, started together.
-
-    A thread that fails breaks the barrier so the others stop waiting; the first real error is re-raised.
-    """
-    clients = [make_client() for _ in range(threads)]
-    for client in clients:
-        client.ping()
-    barrier = threading.Barrier(threads, timeout=10)
-
-    def run(i: int) -> Any:
-        try:
-            barrier.wait()
-            return work(clients[i], i, barrier)
-        except BaseException:
-            barrier.abort()
-            raise
-
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for future in [pool.submit(run, i) for i in range(threads)]:
-            try:
-                results.append(future.result())
-            except Exception as exc:
-                errors.append(exc)
-    if errors:
-        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
-    return results
 
 
 def reads_then_writes_back(trace: Trace) -> bool:
@@ -145,14 +110,14 @@ def test_get_pageviews_unknown_page_is_zero(impl, r):
 
 @pytest.mark.points(6)
 @pytest.mark.hint(feedback.COUNTER_ATOMIC)
-def test_concurrent_pageviews_are_all_counted(impl, r, make_client):
+def test_concurrent_pageviews_are_all_counted(impl, r, concurrently):
     """Views recorded from many clients at once are all counted, none lost."""
     per_thread = 200
 
     def work(client: Any, _i: int, _barrier: threading.Barrier) -> list[int]:
         return [impl.record_pageview(client, "launch") for _ in range(per_thread)]
 
-    returned = [n for batch in in_threads(make_client, work) for n in batch]
+    returned = [n for batch in concurrently(work) for n in batch]
     total = 8 * per_thread
     assert r.get("pageviews:launch") == str(total)
     assert sorted(returned) == list(range(1, total + 1))
@@ -289,7 +254,7 @@ def test_locks_on_different_resources_are_independent(impl, r):
 
 @pytest.mark.points(6)
 @pytest.mark.hint(feedback.LOCK_RACE)
-def test_racing_clients_have_exactly_one_winner(impl, r, make_client):
+def test_racing_clients_have_exactly_one_winner(impl, r, concurrently):
     """When many clients race for a free lock, exactly one wins and owns it."""
     rounds = 25
 
@@ -300,7 +265,7 @@ def test_racing_clients_have_exactly_one_winner(impl, r, make_client):
             won.append(bool(impl.acquire_lock(client, f"race-{k}", f"worker-{i}", 30_000)))
         return won
 
-    results = in_threads(make_client, work)
+    results = concurrently(work)
     for k in range(rounds):
         winners = [i for i in range(8) if results[i][k]]
         assert len(winners) == 1, f"round {k}: {len(winners)} winners"

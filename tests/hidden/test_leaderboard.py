@@ -1,8 +1,5 @@
 """Hidden suite: leaderboard (Part 4.4). Sorted sets as leaderboards and priority queues."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from grader import feedback, properties
@@ -103,19 +100,15 @@ def test_add_points_only_touches_its_player_and_board(impl, r):
 
 @pytest.mark.points(5)
 @pytest.mark.hint(feedback.ZSET_ATOMIC)
-def test_add_points_concurrent_total_is_exact(impl, r, make_client):
+def test_add_points_concurrent_total_is_exact(impl, r, concurrently):
     """add_points loses no points when many clients score at once."""
     per_thread = 100
-    clients = [make_client() for _ in range(THREADS)]
-    barrier = threading.Barrier(THREADS)
 
-    def work(client):
-        barrier.wait()
+    def work(client, _index, _barrier):
         for _ in range(per_thread):
             impl.add_points(client, BOARD, "racer", 1.25)
 
-    with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(work, clients))
+    concurrently(work, threads=THREADS)
     assert r.zscore(KEY, "racer") == THREADS * per_thread * 1.25
 
 
@@ -364,15 +357,12 @@ def test_push_then_pop_round_trip(impl, r):
 
 @pytest.mark.points(6)
 @pytest.mark.hint(feedback.ZSET_ATOMIC_POP)
-def test_pop_most_urgent_concurrent_each_task_once(impl, r, make_client):
+def test_pop_most_urgent_concurrent_each_task_once(impl, r, concurrently):
     """pop_most_urgent hands every task out exactly once when many workers pop at once."""
     tasks = {f"task-{i}": i % 37 for i in range(400)}
     r.zadd(QKEY, tasks)
-    clients = [make_client() for _ in range(THREADS)]
-    barrier = threading.Barrier(THREADS)
 
-    def work(client):
-        barrier.wait()
+    def work(client, _index, _barrier):
         mine = []
         while (task := impl.pop_most_urgent(client, QUEUE)) is not None:
             mine.append(task)
@@ -380,8 +370,7 @@ def test_pop_most_urgent_concurrent_each_task_once(impl, r, make_client):
                 break
         return mine
 
-    with ThreadPoolExecutor(THREADS) as pool:
-        handed_out = [task for mine in pool.map(work, clients) for task in mine]
+    handed_out = [task for mine in concurrently(work, threads=THREADS) for task in mine]
     assert len(handed_out) == len(tasks)
     assert set(handed_out) == set(tasks)
     assert r.exists(QKEY) == 0
