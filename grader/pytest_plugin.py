@@ -231,7 +231,7 @@ def concurrently(make_client: Callable[[], redis.Redis]) -> Callable[..., list[A
 
         with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(one, i) for i in range(threads)]
-            errors = [f.exception() for f in futures if f.exception() is not None]
+            errors = [e for e in (f.exception() for f in futures) if e is not None]
         if errors:
             raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)), errors[0])
         return [f.result() for f in futures]
