@@ -17,7 +17,7 @@ from rich.console import Console
 
 from grader.errors import GraderFailure, UsageError
 
-VERBS = ("grade", "release")
+VERBS = ("grade", "release", "gradebook", "batch", "validate", "publish", "notebooks")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 

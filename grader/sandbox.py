@@ -1,7 +1,8 @@
 """How the worker that runs student code is confined: full isolation when we can, reduced otherwise.
 
-Full mode (root with namespaces, as on CI and GitHub Actions runners): the worker runs as
-``nobody`` in its own mount, PID and network namespaces (``grader.sandbox_init``) and sees only
+Full mode (root with namespaces, as on CI and GitHub Actions runners): the worker runs as an
+unprivileged uid of its own (so rlimits counted per user, like the process limit, bind each worker
+alone, and workers cannot touch each other) in its own mount, PID and network namespaces (``grader.sandbox_init``) and sees only
 a read-only view of the interpreter, site-packages and its workspace; the grader's files, the
 hidden suites, home directories and every shared temp directory are hidden; rlimits bound CPU,
 memory, processes and file size; killing it kills every process it started.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import pwd
 import shutil
 import subprocess
@@ -33,7 +35,7 @@ class Limits:
 
     cpu_s: int = 300
     memory_mb: int = 1024
-    processes: int = 64
+    processes: int = 128
     file_mb: int = 16
 
 
@@ -64,10 +66,6 @@ def full_mode_unavailable() -> str | None:
         return "util-linux unshare is not installed"
     if not os.path.isdir(VIEW):
         return f"{VIEW} does not exist"
-    try:
-        pwd.getpwnam("nobody")
-    except KeyError:
-        return "there is no 'nobody' user"
     probe = subprocess.run(
         ["unshare", "--mount", "--pid", "--net", "--fork", "--kill-child", "--mount-proc", "true"],
         capture_output=True,
@@ -76,6 +74,19 @@ def full_mode_unavailable() -> str | None:
     if probe.returncode != 0:
         return f"namespaces are not available ({probe.stderr.decode(errors='replace').strip()[:200]})"
     return None
+
+
+FIRST_WORKER_UID, WORKER_UIDS = 200_000, 800_000
+
+
+def worker_uid() -> int:
+    """A fresh unprivileged uid (and gid) for one worker, outside the range of real accounts."""
+    while True:
+        uid = FIRST_WORKER_UID + secrets.randbelow(WORKER_UIDS)
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
 
 
 def _site_dir() -> str:
@@ -100,7 +111,7 @@ def plan(
 
 
 def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
-    nobody = pwd.getpwnam("nobody")
+    uid = worker_uid()
     executable = Path(os.path.realpath(sys.executable))
     prefix = Path(sys.base_prefix).resolve()
     python_in_view = f"{VIEW}/python/{executable.relative_to(prefix)}"
@@ -112,7 +123,7 @@ def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
         "--site", _site_dir(),
         "--work", str(work),
         *[arg for path in hidden for arg in ("--hide", path)],
-        "--uid", str(nobody.pw_uid), "--gid", str(nobody.pw_gid),
+        "--uid", str(uid), "--gid", str(uid),
         "--cpu-s", str(limits.cpu_s), "--memory-mb", str(limits.memory_mb),
         "--processes", str(limits.processes), "--file-mb", str(limits.file_mb),
         "--",

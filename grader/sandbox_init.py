@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gid", type=int, required=True)
     parser.add_argument("--cpu-s", type=int, default=300)
     parser.add_argument("--memory-mb", type=int, default=1024)
-    parser.add_argument("--processes", type=int, default=64)
+    parser.add_argument("--processes", type=int, default=128)
     parser.add_argument("--file-mb", type=int, default=16)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

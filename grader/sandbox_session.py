@@ -1,7 +1,8 @@
-"""One grading run's sandbox: a restricted Redis user, a tracing proxy and a confined worker.
+"""One grading run's sandbox: a restricted Redis user, a tracing proxy and confined workers.
 
 The hidden suites' trusted process owns this session. Student modules are imported and called
-only inside the worker; the worker reaches Redis only through the trusted proxy (which records
+only inside a worker, one worker per assignment so that one module cannot change another's
+behaviour; the worker reaches Redis only through the trusted proxy (which records
 the command trace) and only as a Redis user that cannot run admin, dangerous, scripting or
 blocking commands. A worker that times out, crashes or exits is killed with everything it
 started, and the next test gets a fresh one.
@@ -60,6 +61,7 @@ class SandboxSession:
         self._proxy = TracingProxy(upstream=admin_url, listen_path=self._work / "redis.sock")
         self._confinement: Confinement = plan(work=self._work, hide=hide, mode=mode)
         self._worker: WorkerProcess | None = None
+        self._worker_assignment = ""  # each assignment gets a worker of its own: one module cannot touch another
         self._imported: dict[str, list[str]] = {}
         self._broken: dict[str, ModuleProblem] = {}
         self.client_names: dict[int, str] = {}
@@ -129,8 +131,8 @@ class SandboxSession:
                     parts.append(handle.read(limit).decode("utf-8", "replace"))
         return "\n".join(parts)
 
-    def _ensure_worker(self) -> WorkerProcess:
-        if self._worker is not None and not self._worker.alive():
+    def _ensure_worker(self, assignment: str) -> WorkerProcess:
+        if self._worker is not None and (not self._worker.alive() or self._worker_assignment != assignment):
             self.kill_worker()
         if self._worker is None:
             c = self._confinement
@@ -150,7 +152,7 @@ class SandboxSession:
             except BaseException:
                 worker.kill()
                 raise
-            self._worker = worker
+            self._worker, self._worker_assignment = worker, assignment
         return self._worker
 
     def implementation(self, assignment: Assignment, client_name: Callable[[object], str]) -> Implementation:
@@ -159,7 +161,7 @@ class SandboxSession:
             raise self._broken[assignment.name]
         if not (self._work / assignment.filename).is_file():
             raise ModuleMissing(f"{assignment.filename} is missing from the submission")
-        worker = self._ensure_worker()
+        worker = self._ensure_worker(assignment.name)
         if assignment.name not in self._imported:
             try:
                 self._imported[assignment.name] = worker.import_module(assignment.name, timeout=IMPORT_TIMEOUT_S)

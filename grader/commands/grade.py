@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import assignments, render_markdown, render_terminal
+from grader import assignments, render_classroom, render_gradescope, render_junit, render_markdown, render_terminal
+from grader.errors import UsageError
 from grader.grading import GradeOptions, grade
 from grader.report import write_atomic, write_json
 
@@ -68,8 +69,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the canonical JSON report here")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the report as Markdown here")
+    parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write the report as JUnit XML here")
+    parser.add_argument("--classroom", type=Path, metavar="FILE", help="write the GitHub Classroom runner result here")
+    parser.add_argument(
+        "--hidden-visibility",
+        choices=render_gradescope.VISIBILITIES,
+        default=render_gradescope.DEFAULT_VISIBILITY,
+        help="when Gradescope shows students the hidden tests' results (default: %(default)s)",
+    )
     add_grading_options(parser)
     parser.add_argument("--quiet", action="store_true", help="print only the total")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write one report file atomically; an unwritable path is a usage error naming the file."""
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -78,6 +96,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         write_json(report, args.json)
     if args.markdown:
         write_atomic(args.markdown, render_markdown.render(report))
+    if args.gradescope:
+        _write(args.gradescope, render_gradescope.render_json(report, hidden_visibility=args.hidden_visibility))
+    if args.junit:
+        _write(args.junit, render_junit.render(report))
+    if args.classroom:
+        _write(args.classroom, render_classroom.render_json(report))
     if args.quiet:
         console.print(f"{report.score}/{report.max_score}")
     else:

@@ -204,3 +204,10 @@ def test_a_student_connection_error_is_the_students_failure_not_infrastructure(t
     degraded = [t for t in report.tests() if t.status != "passed"]
     assert degraded and {t.status for t in degraded} == {"failed"}
     assert all("ConnectionError" in t.feedback or "TimeoutError" in t.feedback for t in degraded)
+
+
+def test_one_module_patching_redis_cannot_touch_another_assignment(tmp_path: Path) -> None:
+    saboteur = (SOLUTIONS / "counter.py").read_text() + "\n\nredis.Redis.zadd = lambda *args, **kwargs: 0\n"
+    report = grade(_submission(tmp_path, counter=saboteur), options=GradeOptions())
+    assert report.isolation in {"full", "reduced"}  # student code ran in workers, not in the test process
+    assert _scores(report)["leaderboard"] == 100

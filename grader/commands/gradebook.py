@@ -1,0 +1,67 @@
+"""``grader gradebook``: the class gradebook CSV for the LMS, and the offline HTML class and student pages."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from urllib.parse import quote
+
+from rich.console import Console
+from rich.text import Text
+
+from grader import gradebook, render_student_html
+from grader.course import load_course
+from grader.errors import UsageError
+from grader.report import write_atomic
+
+HELP = "build the gradebook CSV and the offline HTML class report from a folder of reports"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reports_dir", type=Path, metavar="REPORTS_DIR", help="the --out folder of `grader batch`")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write the gradebook CSV (for LMS import) here")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="write the class report page here, and each student's page to students/<student_id>.html beside it",
+    )
+    parser.add_argument(
+        "--course", type=Path, metavar="FILE", help="course.toml: roster, points, deadlines and late policy"
+    )
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    if args.csv is None and args.html is None:
+        raise UsageError("nothing to write: give --csv FILE, --html FILE or both")
+    course = load_course(args.course) if args.course else None
+    book = gradebook.build(args.reports_dir, course=course)
+    for warning in book.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
+    written = []
+    if args.csv is not None:
+        write_atomic(args.csv, gradebook.render_csv(book))
+        written.append(str(args.csv))
+    if args.html is not None:
+        write_student_pages(book, class_page=args.html)
+        from grader import render_class_html  # matplotlib loads only when a page is drawn
+
+        write_atomic(args.html, render_class_html.render(book))  # last: its student links then resolve
+        written.append(f"{args.html} (+ {len(book.graded())} student pages)")
+    missing = len(book.rows) - len(book.graded())
+    console.print(
+        f"gradebook: {len(book.rows)} students, {len(book.graded())} reports, {missing} missing, "
+        f"{len(book.warnings)} warning{'' if len(book.warnings) == 1 else 's'}; wrote {', '.join(written)}",
+        markup=False,
+        soft_wrap=True,
+    )
+    return 0
+
+
+def write_student_pages(book: gradebook.Gradebook, *, class_page: Path) -> None:
+    """Each graded student's page at ``students/<student_id>.html`` beside ``class_page``."""
+    back = f"../{quote(class_page.name)}"
+    for row in book.graded():
+        assert row.report is not None
+        page = render_student_html.render(row.report, row=row, lecture_url=book.lecture_url, back_href=back)
+        write_atomic(class_page.parent / "students" / f"{row.student_id}.html", page)
