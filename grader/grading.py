@@ -35,6 +35,7 @@ OUTPUT_CAP = 20_000
 
 STOPPED_EARLY = "The grading run stopped before this test finished (the test process crashed or was killed)."
 OVER_BUDGET = "Not run: grading this submission took longer than the time budget."
+INCOMPLETE_NOTE = "Some tests produced no result; their points are withheld until a regrade."
 
 
 class GraderError(GraderFailure):
@@ -243,7 +244,7 @@ def _build_report(
     if isolation["mode"] != "full":
         notes.append(f"Isolation: {isolation['detail']}.")
     if not complete:
-        notes.append("Some tests produced no result; their points are withheld until a regrade.")
+        notes.append(INCOMPLETE_NOTE)
     return Report(
         assignments=tuple(AssignmentResult(name, tuple(tests)) for name, tests in by_assignment.items()),
         redis=RedisInfo(

@@ -12,10 +12,9 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from grader.grading import OVER_BUDGET, STOPPED_EARLY
+from grader.grading import INCOMPLETE_NOTE, OVER_BUDGET, STOPPED_EARLY
 from grader.report import AssignmentResult, Report, TestResult
 
-INCOMPLETE_NOTE = "Some tests produced no result; their points are withheld until a regrade."
 CSV_COLUMNS = (
     "student_id",
     "old_score",
