@@ -1,11 +1,12 @@
 """How the worker that runs student code is confined: full isolation when we can, reduced otherwise.
 
 Full mode (root with namespaces, as on CI and GitHub Actions runners): the worker runs as an
-unprivileged uid of its own (so rlimits counted per user, like the process limit, bind each worker
-alone, and workers cannot touch each other) in its own mount, PID and network namespaces (``grader.sandbox_init``) and sees only
-a read-only view of the interpreter, site-packages and its workspace; the grader's files, the
-hidden suites, home directories and every shared temp directory are hidden; rlimits bound CPU,
-memory, processes and file size; killing it kills every process it started.
+unprivileged uid of its own (so per-user rlimits such as the process limit bind each worker alone,
+and workers cannot touch each other) in its own mount, PID and network namespaces
+(``grader.sandbox_init``) and sees only a read-only view of the interpreter, site-packages and its
+workspace; the grader's files, the hidden suites, home directories and every shared temp directory
+are hidden; rlimits bound CPU, memory, processes and file size; killing it kills every process it
+started.
 Reduced mode (a student's laptop): a separate process with a scrubbed environment and rlimits
 (via ``prlimit`` where available). Reports say which mode graded them.
 """
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
