@@ -29,11 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--course", type=Path, metavar="FILE", help="course.toml: roster, points, deadlines and late policy"
     )
+    parser.add_argument(
+        "--nbgrader-db",
+        type=Path,
+        metavar="PATH",
+        help="also write the reports into this nbgrader gradebook database (formgrader then shows them)",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.csv is None and args.html is None:
-        raise UsageError("nothing to write: give --csv FILE, --html FILE or both")
+    if args.csv is None and args.html is None and args.nbgrader_db is None:
+        raise UsageError("nothing to write: give --csv FILE, --html FILE and/or --nbgrader-db PATH")
     course = load_course(args.course) if args.course else None
     book = gradebook.build(args.reports_dir, course=course)
     for warning in book.warnings:
@@ -48,6 +54,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         write_atomic(args.html, render_class_html.render(book))  # last: its student links then resolve
         written.append(f"{args.html} (+ {len(book.graded())} student pages)")
+    if args.nbgrader_db is not None:
+        from grader.nbgrader_bridge import write_reports  # needs the notebooks extra (nbgrader)
+
+        synced = write_reports(reports_dir=args.reports_dir, db=args.nbgrader_db, course=course)
+        written.append(f"{args.nbgrader_db} ({synced.students} students, {synced.submissions} submissions)")
     missing = len(book.rows) - len(book.graded())
     console.print(
         f"gradebook: {len(book.rows)} students, {len(book.graded())} reports, {missing} missing, "

@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUT",
         help="write the student template repository here (stubs, public tests, README, workflow, compose file)",
     )
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        metavar="OUT",
+        help="write the nbgrader course directory instead (the notebook track; same as `grader notebooks OUT`)",
+    )
     parser.add_argument("--force", action="store_true", help="with OUT: replace the template files in a non-empty OUT")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when assignments/ is stale")
     parser.add_argument("--solutions", type=Path, default=REPO_ROOT / "solutions", help=argparse.SUPPRESS)
@@ -30,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.notebooks is not None:
+        if args.template_out is not None:
+            raise UsageError("give either OUT (the student template) or --notebooks OUT, not both")
+        return _release_notebooks(args, console)
     if args.template_out is not None:
         if args.check:
             raise UsageError("--check compares assignments/ with solutions/; it takes no OUT")
@@ -47,3 +57,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     console.print(f"wrote {len(paths)} stub file(s)" if paths else "assignments/ was already up to date")
     return 0
+
+
+def _release_notebooks(args: argparse.Namespace, console: Console) -> int:
+    """``release --notebooks OUT``: the ``notebooks`` verb with the same ``--check`` and ``--force``."""
+    from grader.commands import notebooks
+
+    parser = argparse.ArgumentParser(prog="grader release --notebooks")
+    notebooks.add_arguments(parser)
+    flags = [flag for flag, on in (("--check", args.check), ("--force", args.force)) if on]
+    return notebooks.run(parser.parse_args([str(args.notebooks), *flags]), console)
