@@ -93,7 +93,9 @@ def _start_sandbox(config: pytest.Config, results_dir: Path | None) -> SandboxSe
     target = config.stash[TARGET_KEY]
     if target.backend != "real":
         raise pytest.UsageError("--grader-sandbox needs a real Redis server (student code runs in another process)")
-    hide = tuple(p for p in (REPO_ROOT, results_dir) if p is not None)
+    # Hide the grader, the results, and the suites wherever they live (not only inside the repository).
+    suites = [config.rootpath, *(Path(arg.split("::")[0]).resolve().parent for arg in config.args)]
+    hide = tuple(dict.fromkeys(p for p in (REPO_ROOT, results_dir, *suites) if p is not None))
     session = SandboxSession(
         admin_url=target.url, modules=Path(config.getoption("--grader-impl")), hide=hide, mode=mode
     )

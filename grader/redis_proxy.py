@@ -44,7 +44,8 @@ MAX_BUFFERED_BYTES = 16 * 1024 * 1024
 # Redis's own limit for an inline command or a ``*``/``$`` header line.
 MAX_LINE_BYTES = 64 * 1024
 # One command's size on the wire; a larger one closes the connection (it would sit in trusted memory).
-MAX_COMMAND_BYTES = 64 * 1024 * 1024
+MAX_COMMAND_BYTES = 16 * 1024 * 1024
+MAX_CONNECTIONS = 64  # per proxy: a worker needs a handful; more only exhausts the server's clients
 MAX_ARRAY_LENGTH = 2**31 - 1
 UPSTREAM_CONNECT_TIMEOUT_S = 2.0
 LISTEN_BACKLOG = 512
@@ -157,6 +158,13 @@ def _is_handshake(command: Command) -> bool:
     return command.name == "CLIENT" and bool(command.args) and command.args[0].upper() in HANDSHAKE_CLIENT
 
 
+def _switches_user(command: Command) -> bool:
+    """True for AUTH, and for HELLO with an AUTH clause: commands that change the connection's user."""
+    if command.name == "AUTH":
+        return True
+    return command.name == "HELLO" and any(a.upper() == "AUTH" for a in command.args)
+
+
 # --- The upstream server -------------------------------------------------------------------------
 
 
@@ -177,8 +185,22 @@ def _parse_upstream(url: str) -> tuple[str | tuple[str, int], int]:
     raise ValueError(f"upstream must be a unix:// or redis:// URL, got {url!r}")
 
 
-def _connect(address: str | tuple[str, int], db: int) -> socket.socket:
-    """A non-blocking connection to the server, on database ``db``; raises OSError when unreachable."""
+def _request(sock: socket.socket, *parts: bytes) -> None:
+    """Send one command on a blocking ``sock`` and raise ConnectionError unless the server answers +OK."""
+    sock.sendall(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+    reply = b""
+    while not reply.endswith(b"\r\n"):
+        chunk = sock.recv(256)
+        if not chunk:
+            break
+        reply += chunk
+    if reply != b"+OK\r\n":
+        raise ConnectionError(f"upstream refused {parts[0].decode()}: {reply[:100]!r}")
+
+
+def _connect(address: str | tuple[str, int], db: int, auth: tuple[str, str] | None = None) -> socket.socket:
+    """A non-blocking connection to the server, logged in as ``auth`` (user, password) when given, on
+    database ``db``; raises OSError when unreachable or refused."""
     if isinstance(address, str):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -191,17 +213,10 @@ def _connect(address: str | tuple[str, int], db: int) -> socket.socket:
         sock = socket.create_connection(address, timeout=UPSTREAM_CONNECT_TIMEOUT_S)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
+        if auth is not None:
+            _request(sock, b"AUTH", auth[0].encode(), auth[1].encode())
         if db:
-            name = str(db).encode()
-            sock.sendall(b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(name), name))
-            reply = b""
-            while not reply.endswith(b"\r\n"):
-                chunk = sock.recv(256)
-                if not chunk:
-                    break
-                reply += chunk
-            if reply != b"+OK\r\n":
-                raise ConnectionError(f"upstream refused SELECT {db}: {reply[:100]!r}")
+            _request(sock, b"SELECT", str(db).encode())
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -270,13 +285,20 @@ class _Connection:
 class TracingProxy:
     """Forward Redis connections from ``listen_path`` to ``upstream`` and trace the commands sent.
 
+    With ``auth`` (user, password) the proxy logs every upstream connection in as that user itself
+    and closes any client connection that tries to log in as anyone (AUTH, HELLO ... AUTH): its
+    clients then act as that user and no other, whatever credentials they hold.
+
     ``start()`` runs a selectors event loop in a background thread; ``stop()`` (or leaving the
     with-block) closes everything and joins it. ``with proxy.trace() as t:`` records every command
     any client sends through the proxy during the block, one ``t.batches`` entry per round trip.
     """
 
-    def __init__(self, *, upstream: str, listen_path: Path, socket_mode: int = 0o666) -> None:
+    def __init__(
+        self, *, upstream: str, listen_path: Path, socket_mode: int = 0o666, auth: tuple[str, str] | None = None
+    ) -> None:
         self.upstream = upstream
+        self.auth = auth
         self.listen_path = Path(listen_path).absolute()
         self.socket_mode = socket_mode
         self.connections_total = 0
@@ -451,8 +473,11 @@ class TracingProxy:
             except OSError:  # e.g. out of file descriptors: the client stays queued until we can
                 return
             self.connections_total += 1
+            if len(self._connections) >= MAX_CONNECTIONS:
+                client.close()
+                continue
             try:
-                upstream = _connect(self._address, self._db)
+                upstream = _connect(self._address, self._db, self.auth)
             except OSError:
                 client.close()
                 continue
@@ -577,6 +602,8 @@ class TracingProxy:
         commands = conn.parser.feed(data)
         if not commands:
             return
+        if self.auth is not None and any(_switches_user(c) for c in commands):
+            raise ProtocolError("clients of an authenticating proxy may not log in as another user")
         if conn.handshaking:
             while commands and _is_handshake(commands[0]):
                 commands.pop(0)

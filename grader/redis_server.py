@@ -36,6 +36,9 @@ import redis
 from grader.errors import GraderFailure
 
 REDIS_URL_ENV = "REDIS_URL"
+# Bound what one client can make the server hold (unread replies, half-sent commands), so student
+# code cannot grow the server past maxmemory: output buffers of normal clients, query buffers.
+CLIENT_LIMITS = ("--client-output-buffer-limit", "normal 64mb 16mb 10", "--client-query-buffer-limit", "16mb")
 SERVER_NAME = "redis-server"
 LOG_TAIL_LINES = 20
 POLL_INTERVAL_S = 0.01
@@ -340,6 +343,7 @@ class DisposableRedis:
             "--dir", str(directory),
             "--maxmemory", self.maxmemory,
             "--maxmemory-policy", "noeviction",
+            *CLIENT_LIMITS,
             "--daemonize", "no",
             "--protected-mode", "yes",
             "--loglevel", "warning",

@@ -78,6 +78,9 @@ def full_mode_unavailable() -> str | None:
 
 
 FIRST_WORKER_UID, WORKER_UIDS = 200_000, 800_000
+# When the trusted test process dies (even by SIGKILL at the end of the budget), the kernel kills
+# the worker's launcher, and unshare --kill-child then takes the worker's whole namespace with it.
+_DIE_WITH_PARENT: tuple[str, ...] = ("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv") else ()
 
 
 def worker_uid() -> int:
@@ -118,6 +121,7 @@ def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
     python_in_view = f"{VIEW}/python/{executable.relative_to(prefix)}"
     hidden = [str(p) for p in (*hide, Path("/root"), Path("/home")) if p.is_dir()]
     argv = [
+        *_DIE_WITH_PARENT,
         "unshare", "--mount", "--pid", "--net", "--fork", "--kill-child", "--mount-proc", "--",
         sys.executable, "-I", "-m", "grader.sandbox_init",
         "--python-prefix", str(prefix),
@@ -141,9 +145,9 @@ def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
 
 
 def _reduced(*, work: Path, reason: str, limits: Limits) -> Confinement:
-    prefix: tuple[str, ...] = ()
+    prefix: tuple[str, ...] = _DIE_WITH_PARENT
     if shutil.which("prlimit"):
-        prefix = (
+        prefix += (
             "prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_mb * 1024 * 1024}",
             f"--fsize={limits.file_mb * 1024 * 1024}", "--core=0", "--",
         )  # fmt: skip

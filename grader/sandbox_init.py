@@ -13,12 +13,13 @@ import argparse
 import ctypes
 import os
 import resource
+import signal
 import sys
 from collections.abc import Sequence
 
 VIEW = "/mnt"
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -64,6 +65,10 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     if os.getuid() == 0 or os.geteuid() == 0:
         raise OSError("privileges were not dropped")
+    # Changing credentials cleared the parent-death signal unshare --kill-child had set: set it again,
+    # so the worker (and with it the whole namespace) dies whenever its launcher dies.
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

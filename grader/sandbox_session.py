@@ -22,6 +22,7 @@ import redis
 from grader import worker as worker_script
 from grader.assignments import Assignment
 from grader.redis_proxy import TracingProxy
+from grader.redis_server import CLIENT_LIMITS
 from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerProcess, WorkerTimeout, start_worker
 from grader.sandbox import Confinement, plan, prepare_workspace
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
@@ -58,10 +59,15 @@ class SandboxSession:
         self._password = secrets.token_urlsafe(24)
         self._trusted_dir = Path(tempfile.mkdtemp(prefix="grader-trusted-"))
         self._work = Path(tempfile.mkdtemp(prefix="grader-worker-"))
-        self._proxy = TracingProxy(upstream=admin_url, listen_path=self._work / "redis.sock")
+        # The proxy logs in as the student user for the worker: the worker never holds a password and
+        # cannot become anyone else (a fresh connection, AUTH default, HELLO AUTH are all refused).
+        self._proxy = TracingProxy(
+            upstream=admin_url, listen_path=self._work / "redis.sock", auth=(self._user, self._password)
+        )
         self._confinement: Confinement = plan(work=self._work, hide=hide, mode=mode)
         self._worker: WorkerProcess | None = None
-        self._worker_assignment = ""  # each assignment gets a worker of its own: one module cannot touch another
+        self._worker_assignment = ""
+        self._spawned = 0  # each assignment gets a worker of its own: one module cannot touch another
         self._imported: dict[str, list[str]] = {}
         self._broken: dict[str, ModuleProblem] = {}
         self.client_names: dict[int, str] = {}
@@ -83,6 +89,8 @@ class SandboxSession:
                 categories=STUDENT_CATEGORIES,
                 commands=STUDENT_DENIED,
             )
+            admin.config_set("client-output-buffer-limit", CLIENT_LIMITS[1])  # a server given by URL too
+            admin.config_set("client-query-buffer-limit", CLIENT_LIMITS[3])
             if admin.config_get("maxmemory").get("maxmemory") == "0":
                 admin.config_set("maxmemory", MEMORY_LIMIT)
                 admin.config_set("maxmemory-policy", "noeviction")
@@ -121,16 +129,6 @@ class SandboxSession:
             self._imported.clear()
             self._proxy.drop_clients()
 
-    def worker_output(self, limit: int = 64 * 1024) -> str:
-        """The worker's captured stdout and stderr, at most ``limit`` characters of each."""
-        parts = []
-        for name in ("stdout", "stderr"):
-            path = self._trusted_dir / f"worker.{name}"
-            if path.is_file():
-                with path.open("rb") as handle:
-                    parts.append(handle.read(limit).decode("utf-8", "replace"))
-        return "\n".join(parts)
-
     def _ensure_worker(self, assignment: str) -> WorkerProcess:
         if self._worker is not None and (not self._worker.alive() or self._worker_assignment != assignment):
             self.kill_worker()
@@ -144,15 +142,18 @@ class SandboxSession:
                 site_dirs=c.site_dirs,
                 env=c.env,
                 cwd=self._work,
-                stdout=self._trusted_dir / "worker.stdout",
-                stderr=self._trusted_dir / "worker.stderr",
+                # Fresh files per worker: a flood from one module (capped by the file-size limit)
+                # must not kill a later module's worker that prints a line.
+                stdout=self._trusted_dir / f"{assignment}-{self._spawned}.stdout",
+                stderr=self._trusted_dir / f"{assignment}-{self._spawned}.stderr",
             )
             try:
-                worker.hello(f"unix://{c.work_in_view / 'redis.sock'}", self._user, self._password)
+                worker.hello(f"unix://{c.work_in_view / 'redis.sock'}")
             except BaseException:
                 worker.kill()
                 raise
             self._worker, self._worker_assignment = worker, assignment
+            self._spawned += 1
         return self._worker
 
     def implementation(self, assignment: Assignment, client_name: Callable[[object], str]) -> Implementation:
@@ -177,6 +178,12 @@ class SandboxSession:
                 self._broken[assignment.name] = ModuleBroken(
                     f"{assignment.filename}: importing it ended the process (sys.exit, os._exit or a crash)"
                 )
+            except BaseException:  # the test's own timeout fired while the import still ran
+                self.kill_worker()
+                self._broken[assignment.name] = ModuleBroken(
+                    f"{assignment.filename}: importing it did not finish within the time for a test"
+                )
+                raise
             if assignment.name in self._broken:
                 raise self._broken[assignment.name]
         module = RemoteModule(worker, assignment.name, self._imported[assignment.name], client_name)

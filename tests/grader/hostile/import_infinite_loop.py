@@ -1,0 +1,4 @@
+"""capped_list: an infinite loop at import time, so the module never finishes loading."""
+
+while True:
+    pass
