@@ -371,6 +371,9 @@ class ResultsLog:
 def pytest_collection_finish(session: pytest.Session) -> None:
     target = session.config.stash[TARGET_KEY]
     metas = [TestMeta.of(item) for item in session.items]
+    sandbox = session.config.stash[SANDBOX_KEY]
+    if sandbox is not None:
+        sandbox.plan(list(dict.fromkeys(m.assignment for m in metas)))
     session.config.stash[RESULTS_KEY].write(
         {
             "kind": "collected",

@@ -65,9 +65,13 @@ class SandboxSession:
             upstream=admin_url, listen_path=self._work / "redis.sock", auth=(self._user, self._password)
         )
         self._confinement: Confinement = plan(work=self._work, hide=hide, mode=mode)
+        # Each assignment gets a worker of its own, so one module cannot touch another; the next
+        # assignment's worker boots in the background while this one's tests run.
         self._worker: WorkerProcess | None = None
         self._worker_assignment = ""
-        self._spawned = 0  # each assignment gets a worker of its own: one module cannot touch another
+        self._spare: tuple[str, WorkerProcess] | None = None
+        self._spawned = 0
+        self._order: list[str] = []
         self._imported: dict[str, list[str]] = {}
         self._broken: dict[str, ModuleProblem] = {}
         self.client_names: dict[int, str] = {}
@@ -103,8 +107,11 @@ class SandboxSession:
         self._proxy.start()
 
     def close(self) -> None:
-        """Kill the worker, stop the proxy, remove the Redis user and every temporary file."""
+        """Kill the workers, stop the proxy, remove the Redis user and every temporary file."""
         self.kill_worker()
+        if self._spare is not None:
+            self._spare[1].kill()
+            self._spare = None
         self._proxy.stop()
         try:
             admin = redis.Redis.from_url(self._admin_url, decode_responses=True, socket_timeout=2)
@@ -129,32 +136,54 @@ class SandboxSession:
             self._imported.clear()
             self._proxy.drop_clients()
 
+    def plan(self, order: list[str]) -> None:
+        """The assignments in the order their tests will run, so the next worker can boot early."""
+        self._order = order
+
+    def _spawn(self, assignment: str) -> WorkerProcess:
+        """Start a worker; it boots (Python, redis-py) in the background until ``hello`` is sent."""
+        c = self._confinement
+        self._spawned += 1
+        return start_worker(
+            python=c.python,
+            worker_script=c.work_in_view / "worker.py",
+            modules=c.work_in_view,
+            argv_prefix=c.argv_prefix,
+            site_dirs=c.site_dirs,
+            env=c.env,
+            cwd=self._work,
+            # Fresh files per worker: a flood from one module (capped by the file-size limit)
+            # must not kill a later module's worker that prints a line.
+            stdout=self._trusted_dir / f"{assignment}-{self._spawned}.stdout",
+            stderr=self._trusted_dir / f"{assignment}-{self._spawned}.stderr",
+        )
+
     def _ensure_worker(self, assignment: str) -> WorkerProcess:
         if self._worker is not None and (not self._worker.alive() or self._worker_assignment != assignment):
             self.kill_worker()
         if self._worker is None:
-            c = self._confinement
-            worker = start_worker(
-                python=c.python,
-                worker_script=c.work_in_view / "worker.py",
-                modules=c.work_in_view,
-                argv_prefix=c.argv_prefix,
-                site_dirs=c.site_dirs,
-                env=c.env,
-                cwd=self._work,
-                # Fresh files per worker: a flood from one module (capped by the file-size limit)
-                # must not kill a later module's worker that prints a line.
-                stdout=self._trusted_dir / f"{assignment}-{self._spawned}.stdout",
-                stderr=self._trusted_dir / f"{assignment}-{self._spawned}.stderr",
-            )
+            spare, self._spare = self._spare, None
+            if spare is not None and spare[0] == assignment:
+                worker = spare[1]
+            else:
+                if spare is not None:
+                    spare[1].kill()
+                worker = self._spawn(assignment)
             try:
-                worker.hello(f"unix://{c.work_in_view / 'redis.sock'}")
+                worker.hello(f"unix://{self._confinement.work_in_view / 'redis.sock'}")
             except BaseException:
                 worker.kill()
                 raise
             self._worker, self._worker_assignment = worker, assignment
-            self._spawned += 1
+            self._boot_next(after=assignment)
         return self._worker
+
+    def _boot_next(self, *, after: str) -> None:
+        """Start the worker of the assignment whose tests come next, while this one's tests run."""
+        upcoming = self._order[self._order.index(after) + 1 :] if after in self._order else []
+        following = next((a for a in upcoming if a not in self._broken), None)
+        if following is not None and (self._work / f"{following}.py").is_file():
+            self._spare = (following, self._spawn(following))
 
     def implementation(self, assignment: Assignment, client_name: Callable[[object], str]) -> Implementation:
         """The assignment's module, imported in the worker; ``ModuleProblem`` when it cannot be used."""
