@@ -126,6 +126,8 @@ def _run_suites(
         "--no-header",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "pytest_timeout",  # with autoload off below, the only plugins are the ones named here
         f"--timeout={options.per_test_timeout_s:g}",
         "--grader-impl",
         str(modules),
@@ -143,6 +145,8 @@ def _run_suites(
         "TMPDIR": str(workspace),
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # Trusted configuration only: no third-party pytest plugin that happens to be installed.
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
     proc = subprocess.Popen(
         argv,
