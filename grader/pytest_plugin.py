@@ -151,7 +151,8 @@ class ServerTarget:
             import fakeredis
 
             return fakeredis.FakeRedis(server=self.fake_server, decode_responses=True, **kwargs)
-        return redis.Redis.from_url(self.url, decode_responses=True, **kwargs)
+        # driver_info=None: no CLIENT SETINFO on each of the hundreds of connections a run opens
+        return redis.Redis.from_url(self.url, decode_responses=True, driver_info=None, **kwargs)
 
 
 @pytest.fixture(scope="session")

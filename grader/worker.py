@@ -531,6 +531,7 @@ class Worker:
             username=self._redis["username"],
             password=self._redis["password"],
             decode_responses=True,
+            driver_info=None,  # no CLIENT SETINFO round trips on every new connection
         )
 
     def _silent_listener(self) -> str:
