@@ -15,6 +15,7 @@ DELETE = frozenset({"DEL", "UNLINK"})
 EXPIRE = frozenset({"EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"})
 BLOCKING_KEYSPACE_WALK = frozenset({"KEYS"})
 SET_EXPIRY_OPTIONS = frozenset({"EX", "PX", "EXAT", "PXAT"})
+SCRIPTS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 
 
 def on_key(command: Command, key: str) -> bool:
@@ -60,3 +61,25 @@ def writes_on_key(trace: Trace, key: str, names: Iterable[str]) -> list[Command]
 def walks_keyspace_blocking(trace: Trace) -> bool:
     """True when the code used KEYS, which blocks the server while it walks every key."""
     return trace.used(*BLOCKING_KEYSPACE_WALK)
+
+
+def reads_then_writes(trace: Trace, *, reads: Iterable[str], writes: Iterable[str]) -> bool:
+    """The client read outside a transaction and wrote afterwards, without WATCH or a script.
+
+    That is a client-side read-modify-write (or peek-then-remove): two clients doing it at once
+    lose an update or take the same item. Optimistic locking (WATCH) and scripts are atomic.
+    """
+    read_names, write_names = {n.upper() for n in reads}, {n.upper() for n in writes}
+    if any(c.name in SCRIPTS or c.name == "WATCH" for c in trace.commands):
+        return False
+    in_multi = read_seen = False
+    for command in trace.commands:
+        if command.name == "MULTI":
+            in_multi = True
+        elif command.name in {"EXEC", "DISCARD"}:
+            in_multi = False
+        elif command.name in write_names and read_seen:
+            return True
+        elif command.name in read_names and not in_multi:
+            read_seen = True
+    return False

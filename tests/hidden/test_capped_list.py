@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from grader import feedback
+from grader import feedback, properties
 from grader.trace import Trace
 
 pytestmark = pytest.mark.assignment("capped_list")
 
-SCRIPTS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 ELEMENT_READS = frozenset({"LRANGE", "LINDEX", "SORT", "SORT_RO"})
 ELEMENT_REMOVALS = frozenset({"LPOP", "RPOP", "LREM", "LTRIM", "LSET", "DEL", "UNLINK", "LMPOP", "LMOVE", "RPOPLPUSH"})
 
@@ -43,27 +42,6 @@ def elements_read(trace: Trace) -> int | None:
                 return None
             total += max(0, stop - start + 1)
     return total
-
-
-def reads_then_removes(trace: Trace) -> bool:
-    """The client read list elements outside a transaction and removed elements afterwards.
-
-    Peeking and removing in two steps without WATCH (or a script) lets two workers take the same job.
-    """
-    if any(c.name in SCRIPTS or c.name == "WATCH" for c in trace.commands):
-        return False
-    in_multi = False
-    read_seen = False
-    for command in trace.commands:
-        if command.name == "MULTI":
-            in_multi = True
-        elif command.name in {"EXEC", "DISCARD"}:
-            in_multi = False
-        elif command.name in ELEMENT_REMOVALS and read_seen:
-            return True
-        elif command.name in ELEMENT_READS and not in_multi:
-            read_seen = True
-    return False
 
 
 # --- push_event -------------------------------------------------------------------------------
@@ -294,4 +272,4 @@ def test_dequeue_takes_the_job_in_one_step(impl, r, trace):
     with trace() as t:
         impl.dequeue_job(r, "step")
     assert r.llen("queue:step") == 1
-    assert not reads_then_removes(t), t.names
+    assert not properties.reads_then_writes(t, reads=ELEMENT_READS, writes=ELEMENT_REMOVALS), t.names
