@@ -18,6 +18,10 @@ import sys
 from collections.abc import Sequence
 
 VIEW = "/mnt"
+# Top-level folders the worker keeps seeing (read-only to it by permissions): what the interpreter
+# and the C library need. Every other top-level folder (/work, /srv, /opt, /var, /home, /root, ...)
+# is covered by an empty tmpfs, so no copy of the suites or solutions anywhere on the machine shows.
+SYSTEM = frozenset({"usr", "lib", "lib32", "lib64", "libx32", "bin", "sbin", "etc", "dev", "proc"})
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 
@@ -97,9 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for hidden in args.hide:
         if os.path.isdir(hidden):
             tmpfs(hidden, size="1m", mode="0555")
-    for shared_tmp in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(shared_tmp):
-            tmpfs(shared_tmp, size="64m", mode="1777")
+    for entry in sorted(os.listdir("/")):
+        path = f"/{entry}"
+        if entry not in SYSTEM and path != VIEW and os.path.isdir(path) and not os.path.islink(path):
+            tmpfs(path, size="64m" if entry == "tmp" else "1m", mode="1777" if entry == "tmp" else "0555")
+    if os.path.isdir("/dev/shm"):
+        tmpfs("/dev/shm", size="64m", mode="1777")
     os.chdir(f"{VIEW}/work")
     apply_limits(
         cpu_s=args.cpu_s,
