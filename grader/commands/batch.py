@@ -21,7 +21,7 @@ from rich.table import Table
 
 from grader import assignments
 from grader.batch import STATUS_LABEL, BatchResult, Events, Outcome, Student, run_batch
-from grader.commands.grade import add_grading_options, grade_options
+from grader.commands.grade import add_grading_options, grade_options, positive_int
 from grader.course import STUDENT_ID, Course, load_course
 from grader.grading import GradeOptions
 from grader.redis_server import REDIS_URL_ENV
@@ -39,17 +39,6 @@ STATUS_STYLE = {
     "changed": "yellow",
     "cancelled": "magenta",
 }
-
-
-def positive_int(value: str) -> int:
-    """argparse type: an integer of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,17 @@ def positive_seconds(value: str) -> float:
     return number
 
 
+def positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return number
+
+
 def add_grading_options(parser: argparse.ArgumentParser) -> None:
     """The options that say how to grade; shared by every verb that grades."""
     parser.add_argument(

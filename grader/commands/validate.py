@@ -15,22 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from grader.commands.grade import add_grading_options, grade_options
+from grader.commands.grade import add_grading_options, grade_options, positive_int
 from grader.validate import DEFAULT_JOBS, MUTANTS, SOLUTIONS, STUBS, BaselineCheck, Validation, validate
 
 HELP = "check the hidden suites: solutions get full marks, stubs 0, every mutant loses points in its own assignment"
 PROBLEMS_SHOWN = 10
-
-
-def positive_int(value: str) -> int:
-    """argparse type: an integer of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {value}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return number
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
