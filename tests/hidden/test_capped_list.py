@@ -250,7 +250,7 @@ def test_dequeue_from_empty_queue(impl, r):
 @pytest.mark.hint(feedback.QUEUE_ATOMIC_POP)
 def test_concurrent_workers_get_each_job_once(impl, r, concurrently):
     """Workers dequeuing at the same time get every job exactly once."""
-    total = 400
+    total = 160
     r.rpush("queue:work", *[json.dumps({"id": i}) for i in range(total)])
 
     def work(client: Any, _i: int, _barrier: Any) -> list[int]:

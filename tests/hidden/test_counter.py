@@ -90,7 +90,7 @@ def test_get_pageviews_unknown_page_is_zero(impl, r):
 @pytest.mark.hint(feedback.COUNTER_ATOMIC)
 def test_concurrent_pageviews_are_all_counted(impl, r, concurrently):
     """Views recorded from many clients at once are all counted, none lost."""
-    per_thread = 200
+    per_thread = 50
 
     def work(client: Any, _i: int, _barrier: threading.Barrier) -> list[int]:
         return [impl.record_pageview(client, "launch") for _ in range(per_thread)]

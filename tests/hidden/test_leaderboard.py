@@ -102,7 +102,7 @@ def test_add_points_only_touches_its_player_and_board(impl, r):
 @pytest.mark.hint(feedback.ZSET_ATOMIC)
 def test_add_points_concurrent_total_is_exact(impl, r, concurrently):
     """add_points loses no points when many clients score at once."""
-    per_thread = 100
+    per_thread = 40
 
     def work(client, _index, _barrier):
         for _ in range(per_thread):
@@ -359,7 +359,7 @@ def test_push_then_pop_round_trip(impl, r):
 @pytest.mark.hint(feedback.ZSET_ATOMIC_POP)
 def test_pop_most_urgent_concurrent_each_task_once(impl, r, concurrently):
     """pop_most_urgent hands every task out exactly once when many workers pop at once."""
-    tasks = {f"task-{i}": i % 37 for i in range(400)}
+    tasks = {f"task-{i}": i % 37 for i in range(160)}
     r.zadd(QKEY, tasks)
 
     def work(client, _index, _barrier):
