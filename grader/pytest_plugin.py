@@ -42,6 +42,7 @@ from grader.submission import (
     import_module,
 )
 from grader.trace import Trace, install_tracer
+from grader.worker import UNREACHABLE_TIMEOUT_S
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Status = Literal["passed", "failed", "error", "not_attempted", "timeout"]
@@ -183,10 +184,8 @@ TraceFactory = Callable[[], AbstractContextManager[Trace]]
 @pytest.fixture
 def _traced_client(pytestconfig: pytest.Config) -> Iterator[tuple[redis.Redis, TraceFactory]]:
     target = pytestconfig.stash[TARGET_KEY]
-    admin = target.client()
-    admin.flushall()
-    admin.close()
     client = target.client()
+    client.flushall()  # before any code under test sees the client: one connection per test, not two
     session = pytestconfig.stash[SANDBOX_KEY]
     tracer: TraceFactory
     if session is None:
@@ -195,7 +194,6 @@ def _traced_client(pytestconfig: pytest.Config) -> Iterator[tuple[redis.Redis, T
         session.client_names.clear()  # the worker's own client stands in for this one
         session.client_names[id(client)] = "main"
         tracer = session.trace
-    client.ping()
     yield client, tracer
     client.close()
 
@@ -261,8 +259,8 @@ def unreachable_client() -> Iterator[Callable[[str], redis.Redis]]:
         client = redis.Redis(
             unix_socket_path=path,
             decode_responses=True,
-            socket_timeout=0.3,
-            socket_connect_timeout=0.3,
+            socket_timeout=UNREACHABLE_TIMEOUT_S,
+            socket_connect_timeout=UNREACHABLE_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),  # fail at once: redis-py's default retries take seconds
         )
         client._grader_unreachable = kind  # type: ignore[attr-defined]  # the sandbox gives the worker the same kind
