@@ -1,11 +1,16 @@
-"""The class gradebook: each student's points per assignment, late penalty and total, from a folder of reports.
+"""The class gradebook: each student's points per assignment, late penalty and total, from any score source.
 
-``build`` reads every ``<student_id>.json`` canonical report in a REPORTS_DIR (written by
-``grader batch``), skipping with a warning any file that is not a valid report of the student it
-names; ``render_csv`` turns the result into the CSV an LMS imports. Points are rescaled to the
-course's points per assignment (100 each without a course). A late penalty is the late policy's
-fraction, for that assignment's due date and the report's ``received_at``, times the points
-earned on that assignment; without a course there is no penalty.
+``assemble`` builds it from a neutral source, one :class:`Entry` of :class:`Score` per student
+(the assignment's points earned in the source's unit, and when they were submitted), so every
+source shares one roster, rescaling, late-penalty and CSV code. Two sources feed it: ``build``
+reads every ``<student_id>.json`` canonical report in a REPORTS_DIR (written by ``grader batch``),
+skipping with a warning any file that is not a valid report of the student it names, and keeps
+each report for its per-test statistics and student page; ``grader.nbgrader_bridge`` reads
+nbgrader's ``grades.csv`` (scores only). ``render_csv`` turns the result into the CSV an LMS
+imports. Points are rescaled to the course's points per assignment (100 each without a course).
+A late penalty is the late policy's fraction, for that assignment's due date and the submission
+time, times the points earned on that assignment; without a course, only a penalty the source
+already took (nbgrader's) applies.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ import io
 import math
 import re
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from grader import assignments
 from grader.course import DEFAULT_POINTS, STUDENT_ID, Course
@@ -27,6 +33,37 @@ from grader.report import Report, ReportError, load_json
 
 MAX_REPORT_BYTES = 5_000_000  # a real report is ~100 kB; anything far larger is not one
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+Source = Literal["reports", "nbgrader"]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One student's score on one assignment as a source gives it, before course points and lateness.
+
+    ``earned`` of ``possible`` points in the source's unit (suite points); ``submitted_at`` (aware)
+    is when the submission was received, None when unknown; ``source_penalty`` is the fraction of
+    ``earned`` the source already took for lateness, which applies only without a course (with
+    one, the course's late policy decides).
+    """
+
+    assignment: str
+    earned: float
+    possible: float
+    submitted_at: datetime | None = None
+    source_penalty: float = 0.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a source holds for one student: its scores (none when it has no submission), a name
+    when the source knows one (the roster's wins), source-specific notes, and the full report when
+    the source is one."""
+
+    student_id: str
+    scores: tuple[Score, ...]
+    name: str = ""
+    notes: tuple[str, ...] = ()
+    report: Report | None = None
 
 
 @dataclass(frozen=True)
@@ -38,33 +75,46 @@ class Cell:
     max_points: int
     late_fraction: float = 0.0
     penalty: float = 0.0
+    submitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Row:
-    """One student's line of the gradebook; ``report`` is None when no report was found."""
+    """One student's line of the gradebook. ``missing``: the source has nothing of the student (no
+    report, or no submission); ``report`` is the student's full report when the source has one."""
 
     student_id: str
     name: str
-    report: Report | None
     cells: tuple[Cell, ...]
     notes: tuple[str, ...] = ()
-
-    @property
-    def missing(self) -> bool:
-        return self.report is None
+    report: Report | None = None
+    missing: bool = False
 
     @property
     def penalty(self) -> float | None:
         """Points deducted for lateness, over all assignments; None for a missing student."""
-        return None if self.report is None else round(sum(c.penalty for c in self.cells), 2)
+        return None if self.missing else round(sum(c.penalty for c in self.cells), 2)
 
     @property
     def total(self) -> float | None:
         """Points earned minus the late penalty; None for a missing student."""
-        if self.report is None:
+        if self.missing:
             return None
         return round(sum(c.points or 0.0 for c in self.cells) - sum(c.penalty for c in self.cells), 2)
+
+
+@dataclass(frozen=True)
+class AssignmentStat:
+    """How the class did on one assignment: points earned (before late penalties) by the ``graded`` students."""
+
+    assignment: str
+    max_points: int
+    graded: int
+    mean: float | None
+    median: float | None
+    lowest: float | None
+    highest: float | None
+    late: int
 
 
 @dataclass(frozen=True)
@@ -101,8 +151,9 @@ class SectionStat:
 
 @dataclass(frozen=True)
 class Gradebook:
-    """The whole class: rows in roster order (else by id), per-test statistics, and the warnings
-    about files that were skipped or reports that could not be fully used."""
+    """The whole class: rows in roster order (else by id), per-test statistics (none when the
+    ``source`` has no per-test results: nbgrader's grades.csv), and the warnings about input that
+    was skipped or could not be fully used."""
 
     course_name: str
     lecture_url: str
@@ -110,14 +161,40 @@ class Gradebook:
     rows: tuple[Row, ...]
     tests: tuple[TestStat, ...]
     warnings: tuple[str, ...] = ()
+    source: Source = "reports"
 
     @property
     def max_total(self) -> int:
         return sum(points for _, points in self.max_points)
 
+    @property
+    def has_tests(self) -> bool:
+        """Whether the source holds per-test results (reports do; nbgrader's grades.csv does not)."""
+        return self.source == "reports"
+
     def graded(self) -> list[Row]:
-        """The rows that have a report."""
-        return [row for row in self.rows if row.report is not None]
+        """The rows that are not missing."""
+        return [row for row in self.rows if not row.missing]
+
+    def assignment_stats(self) -> list[AssignmentStat]:
+        """Per assignment, in course order, the points earned by the students graded on it."""
+        stats = []
+        for index, (name, points) in enumerate(self.max_points):
+            cells = [row.cells[index] for row in self.rows if not row.missing]
+            earned = [c.points for c in cells if c.points is not None]
+            stats.append(
+                AssignmentStat(
+                    assignment=name,
+                    max_points=points,
+                    graded=len(earned),
+                    mean=round(statistics.fmean(earned), 2) if earned else None,
+                    median=round(statistics.median(earned), 2) if earned else None,
+                    lowest=min(earned, default=None),
+                    highest=max(earned, default=None),
+                    late=sum(1 for c in cells if c.late_fraction > 0),
+                )
+            )
+        return stats
 
     def totals(self) -> list[float]:
         """The totals of the graded rows."""
@@ -156,7 +233,10 @@ def load_reports(reports_dir: Path) -> tuple[dict[str, Report], list[str]]:
     """Every valid ``<student_id>.json`` report in ``reports_dir`` by student id, and one warning per
     ``.json`` file skipped (unreadable, not a report, or the report of another student)."""
     if not reports_dir.is_dir():
-        raise UsageError(f"{reports_dir}: not a folder of reports (expected the --out folder of `grader batch`)")
+        raise UsageError(
+            f"{reports_dir}: not a folder of reports (expected the --out folder of `grader batch`, "
+            "or the grades.csv of `nbgrader export`)"
+        )
     reports: dict[str, Report] = {}
     warnings: list[str] = []
     for path in sorted(reports_dir.iterdir()):
@@ -186,69 +266,106 @@ def build(reports_dir: Path, *, course: Course | None = None) -> Gradebook:
     reports, warnings = load_reports(reports_dir)
     if not reports:
         raise UsageError(f"{reports_dir}: no valid <student_id>.json report to build a gradebook from")
+    entries = {sid: _report_entry(sid, report, course, warnings) for sid, report in reports.items()}
+    return assemble(entries, course=course, source="reports", tests=_test_stats(reports.values()), warnings=warnings)
+
+
+def assemble(
+    entries: Mapping[str, Entry],
+    *,
+    course: Course | None,
+    source: Source,
+    tests: tuple[TestStat, ...] = (),
+    warnings: Iterable[str] = (),
+) -> Gradebook:
+    """The gradebook of ``entries`` (by student id): with a course, its roster in order (a student
+    without an entry, or whose entry has no score, is missing), then the students not on the roster
+    (noted, and warned about); without one, every entry by id. Scores of assignments the course
+    does not have are left out with a warning naming them and their students."""
+    warned = list(warnings)
     max_points = tuple(
         (name, course.assignment(name).points if course else DEFAULT_POINTS) for name in assignments.NAMES
     )
+    unknown: dict[str, list[str]] = {}
+    for student_id, entry in entries.items():
+        for score in entry.scores:
+            if score.assignment not in assignments.NAMES:
+                unknown.setdefault(score.assignment, []).append(student_id)
+    for name, students in sorted(unknown.items()):
+        warned.append(
+            f"ignored the scores of assignment {name!r} (not one of {', '.join(assignments.NAMES)}) "
+            f"of {len(students)} student{'' if len(students) == 1 else 's'}: {', '.join(students)}"
+        )
     rows: list[Row] = []
-    if course is not None:
-        for student in course.roster:
-            report = reports.get(student.student_id)
-            if report is None:
-                rows.append(_missing_row(student.student_id, student.name, max_points))
-            else:
-                rows.append(_row(student.student_id, student.name, report, max_points, course, warnings))
-        extra = sorted(set(reports) - {s.student_id for s in course.roster})
-        rows += [_row(sid, "", reports[sid], max_points, course, warnings, ("not on roster",)) for sid in extra]
+    if course is None:
+        rows += [_row(entries[sid], entries[sid].name, max_points, None) for sid in sorted(entries)]
     else:
-        rows += [_row(sid, "", reports[sid], max_points, None, warnings) for sid in sorted(reports)]
+        for student in course.roster:
+            found = entries.get(student.student_id)
+            if found is None:
+                rows.append(_missing_row(Entry(student.student_id, ()), student.name, max_points))
+            else:
+                rows.append(_row(found, student.name, max_points, course))
+        on_roster = {s.student_id for s in course.roster}
+        if extra := sorted(set(entries) - on_roster):
+            warned.append(f"not on the roster of {course.name!r}, listed after it: {', '.join(extra)}")
+        rows += [_row(entries[sid], entries[sid].name, max_points, course, ("not on roster",)) for sid in extra]
     return Gradebook(
         course_name=course.name if course else "",
         lecture_url=course.lecture_url if course else "",
         max_points=max_points,
         rows=tuple(rows),
-        tests=_test_stats(reports.values()),
-        warnings=tuple(warnings),
+        tests=tests,
+        warnings=tuple(warned),
+        source=source,
     )
 
 
-def _missing_row(student_id: str, name: str, max_points: tuple[tuple[str, int], ...]) -> Row:
+def _missing_row(entry: Entry, name: str, max_points: tuple[tuple[str, int], ...], notes: tuple[str, ...] = ()) -> Row:
     cells = tuple(Cell(assignment, None, points) for assignment, points in max_points)
-    return Row(student_id, name, None, cells, ("missing",))
+    return Row(entry.student_id, name, cells, ("missing", *notes, *entry.notes), report=entry.report, missing=True)
 
 
 def _row(
-    student_id: str,
+    entry: Entry,
     name: str,
-    report: Report,
     max_points: tuple[tuple[str, int], ...],
     course: Course | None,
-    warnings: list[str],
     notes: tuple[str, ...] = (),
 ) -> Row:
-    received = _received_at(student_id, report, warnings) if course is not None else None
-    if course is not None and received is None:
-        notes += ("no received_at: no late penalty",)
-    by_name = {a.name: a for a in report.assignments}
-    if unknown := sorted(set(by_name) - set(assignments.NAMES)):
-        warnings.append(f"{student_id}: ignored unknown assignment(s) {', '.join(unknown)} in its report")
+    """The row of one entry: each score rescaled to the course's points, less its late penalty."""
+    by_name = {score.assignment: score for score in entry.scores if score.possible > 0}
+    if not by_name.keys() & set(assignments.NAMES):
+        return _missing_row(entry, name, max_points, notes)
+    notes += entry.notes
     cells: list[Cell] = []
     for assignment, points in max_points:
-        result = by_name.get(assignment)
-        if result is None or result.max_score == 0:
+        score = by_name.get(assignment)
+        if score is None:
             cells.append(Cell(assignment, None, points))
             continue
-        earned = round(result.score / result.max_score * points, 2)
-        fraction = 0.0
-        if course is not None and received is not None:
-            fraction = course.late_policy.penalty(due=course.assignment(assignment).due, received=received)
-        cells.append(Cell(assignment, earned, points, fraction, round(fraction * earned, 2)))
+        earned = round(score.earned / score.possible * points, 2)
+        fraction = score.source_penalty if course is None else 0.0
+        if course is not None and score.submitted_at is not None:
+            fraction = course.late_policy.penalty(due=course.assignment(assignment).due, received=score.submitted_at)
+        cells.append(Cell(assignment, earned, points, fraction, round(fraction * earned, 2), score.submitted_at))
     if late := [c for c in cells if c.late_fraction > 0]:
         notes += ("late: " + ", ".join(f"{c.assignment} -{c.late_fraction:.0%}" for c in late),)
     if ungraded := [c.assignment for c in cells if c.points is None]:
         notes += (f"not graded: {', '.join(ungraded)}",)
+    return Row(entry.student_id, name, tuple(cells), notes, report=entry.report)
+
+
+def _report_entry(student_id: str, report: Report, course: Course | None, warnings: list[str]) -> Entry:
+    """A report as a source entry: one score per assignment, all received at the report's ``received_at``."""
+    received = _received_at(student_id, report, warnings) if course is not None else None
+    notes: tuple[str, ...] = ()
+    if course is not None and received is None:
+        notes += ("no received_at: no late penalty",)
     if not report.complete:
         notes += ("incomplete: some tests could not run",)
-    return Row(student_id, name, report, tuple(cells), notes)
+    scores = tuple(Score(a.name, a.score, a.max_score, received) for a in report.assignments)
+    return Entry(student_id, scores, notes=notes, report=report)
 
 
 def _received_at(student_id: str, report: Report, warnings: list[str]) -> datetime | None:

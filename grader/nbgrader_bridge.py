@@ -6,7 +6,9 @@ students graded from their repositories next to those graded from notebooks. Eac
 assignments is an nbgrader assignment holding one notebook of the same name, and each hidden test
 is a grade cell named after the test (``counter::test_x`` → ``test_x``), the names the notebooks of
 ``grader notebooks`` use, so both tracks land on the same cells. ``read_grades_csv`` reads the
-``grades.csv`` of ``nbgrader export`` into typed per-student, per-assignment scores.
+``grades.csv`` of ``nbgrader export`` into typed per-student, per-assignment scores, and
+``read_gradebook`` turns them into our class gradebook (scores only: grades.csv has no per-test
+results).
 
 nbgrader is an optional dependency (``pip install -e '.[notebooks]'``); it is imported on use.
 """
@@ -19,13 +21,15 @@ import importlib
 import math
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.course import Course
+from grader import assignments
+from grader.course import STUDENT_ID, Course
 from grader.errors import UsageError
+from grader.gradebook import Entry, Gradebook, Score, assemble
 from grader.report import Report, ReportError, load_json
 
 GRADES_CSV_COLUMNS = (
@@ -42,6 +46,7 @@ GRADES_CSV_COLUMNS = (
     "max_score",
 )
 INSTALL_HINT = "install the notebooks extra: pip install -e '.[notebooks]'"
+NOTEBOOK_MAX_SCORE = 100.0  # what each notebook of `grader release --notebooks` is worth: its suite's points
 
 
 class BridgeError(UsageError):
@@ -243,7 +248,7 @@ class NbgraderScore:
 
     ``score`` is ``raw_score`` minus ``late_submission_penalty`` (never below 0). ``submitted_at``
     is None when nbgrader has no submission (then every score is 0) or no timestamp for it. Times
-    are UTC (nbgrader stores them naive, in UTC).
+    are UTC (nbgrader stores them naive, in UTC). ``line`` is the row's line in the file.
     """
 
     student_id: str
@@ -257,29 +262,53 @@ class NbgraderScore:
     first_name: str
     last_name: str
     email: str
+    line: int = field(default=0, compare=False)
+
+    @property
+    def submitted(self) -> bool:
+        """Whether nbgrader has a submission: for a student without one it writes no timestamp and 0 points."""
+        return self.submitted_at is not None or self.raw_score > 0 or self.late_penalty > 0
 
 
 def read_grades_csv(path: Path) -> list[NbgraderScore]:
     """Read ``grades.csv`` as ``nbgrader export`` writes it, one :class:`NbgraderScore` per row, in file order.
 
-    Raises :class:`BridgeError` naming the file (and the line) when it cannot be read, lacks a column,
-    or holds a row that does not parse (nbgrader does not quote fields, so a comma in a name
-    shifts the row).
+    Raises :class:`BridgeError` naming the file (and the line) when it cannot be read, is not CSV,
+    lacks a column, holds a row that does not parse (nbgrader does not quote fields, so a comma in
+    a name shifts the row), or holds a second row for the same student and assignment.
     """
+    scores: list[NbgraderScore] = []
+    first_line: dict[tuple[str, str], int] = {}
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet may have saved it
             reader = csv.DictReader(handle)
-            missing = [c for c in GRADES_CSV_COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise BridgeError(f"{path}: not an nbgrader grades.csv: no column {', '.join(missing)}")
-            return [_score_row(row, f"{path}, line {reader.line_num}") for row in reader]
+            try:
+                missing = [c for c in GRADES_CSV_COLUMNS if c not in (reader.fieldnames or ())]
+                if missing:
+                    raise BridgeError(f"{path}: not an nbgrader grades.csv: no column {', '.join(missing)}")
+                for row in reader:
+                    score = _score_row(row, f"{path}, line {reader.line_num}", reader.line_num)
+                    key = (score.student_id, score.assignment)
+                    if key in first_line:
+                        raise BridgeError(
+                            f"{path}, line {reader.line_num}: a second row for student {score.student_id!r} and "
+                            f"assignment {score.assignment!r} (the first is on line {first_line[key]})"
+                        )
+                    first_line[key] = reader.line_num
+                    scores.append(score)
+            except csv.Error as exc:
+                line = reader.line_num + 1  # the line being parsed when it failed
+                raise BridgeError(f"{path}, line {line}: not CSV: {exc}") from None
+    except IsADirectoryError:
+        raise BridgeError(f"{path} is a folder, not nbgrader's grades.csv") from None
     except OSError as exc:
         raise BridgeError(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise BridgeError(f"{path}: not UTF-8 text") from None
+        raise BridgeError(f"{path}: not a CSV file (not UTF-8 text)") from None
+    return scores
 
 
-def _score_row(row: Mapping[str | None, Any], where: str) -> NbgraderScore:
+def _score_row(row: Mapping[str | None, Any], where: str, line: int) -> NbgraderScore:
     if None in row or any(row[c] is None for c in GRADES_CSV_COLUMNS):
         raise BridgeError(f"{where}: expected {len(GRADES_CSV_COLUMNS)} fields (a comma inside a name?)")
     if not row["student_id"] or not row["assignment"]:
@@ -296,6 +325,7 @@ def _score_row(row: Mapping[str | None, Any], where: str) -> NbgraderScore:
         first_name=row["first_name"],
         last_name=row["last_name"],
         email=row["email"],
+        line=line,
     )
 
 
@@ -318,3 +348,111 @@ def _time(row: Mapping[str | None, Any], column: str, where: str) -> datetime | 
     except ValueError:
         raise BridgeError(f"{where}: {column} {text!r} is not a date and time") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- nbgrader's grades.csv into our gradebook ----------------------------------------------------
+
+
+def read_gradebook(path: Path, *, course: Course | None = None) -> Gradebook:
+    """The class gradebook from nbgrader's ``grades.csv`` at ``path``: each submitted assignment's
+    ``raw_score`` of ``max_score``, rescaled to the course's points, with the course's late policy
+    applied from nbgrader's ``timestamp`` (and the course's due dates); without a course, nbgrader's
+    own ``late_submission_penalty`` stays. A row with no timestamp and no points is nbgrader's way
+    of saying "not submitted"; a student with no submission at all is missing.
+
+    Raises :class:`BridgeError` naming the line for a file :func:`read_grades_csv` refuses, a
+    student id that could not name a student (``course.STUDENT_ID``), a max_score of 0 or one that
+    differs between rows of one assignment. Warns (``Gradebook.warnings``) when a max_score is not
+    the generated notebooks' 100, a raw_score exceeds it, nbgrader's due date differs from the
+    course's, nbgrader's late penalties are replaced by the course's, and (via ``assemble``) about
+    unknown assignments and students.
+    """
+    scores = read_grades_csv(path)
+    if not scores:
+        raise BridgeError(f"{path}: no grades below the header (nbgrader's gradebook had no student or assignment)")
+    warnings: list[str] = []
+    for score in scores:
+        if not STUDENT_ID.fullmatch(score.student_id):
+            raise BridgeError(
+                f"{path}, line {score.line}: student_id {score.student_id!r} is not a student id of this course "
+                "(1-64 letters, digits, '.', '_' or '-', starting with a letter or digit)"
+            )
+    _check_max_scores(path, scores, warnings)
+    if course is not None:
+        _check_due_dates(scores, course, warnings)
+        if replaced := [s for s in scores if s.late_penalty > 0 and s.assignment in assignments.NAMES]:
+            warnings.append(
+                f"nbgrader's own late penalties ({len(replaced)} row{'' if len(replaced) == 1 else 's'}, "
+                f"e.g. line {replaced[0].line}) are replaced by the late policy of {course.name!r}"
+            )
+    by_student: dict[str, list[NbgraderScore]] = {}
+    for score in scores:
+        by_student.setdefault(score.student_id, []).append(score)
+    entries = {sid: _entry(sid, rows, course) for sid, rows in by_student.items()}
+    return assemble(entries, course=course, source="nbgrader", warnings=warnings)
+
+
+def _entry(student_id: str, rows: list[NbgraderScore], course: Course | None) -> Entry:
+    submitted = [row for row in rows if row.submitted]
+    notes: tuple[str, ...] = () if submitted else ("no submission in nbgrader",)
+    untimed = [r.assignment for r in submitted if r.submitted_at is None and r.assignment in assignments.NAMES]
+    if course is not None and untimed:
+        notes += (f"no timestamp: no late penalty on {', '.join(untimed)}",)
+    scores = tuple(
+        Score(
+            row.assignment,
+            row.raw_score,
+            row.max_score,
+            row.submitted_at,
+            min(row.late_penalty / row.raw_score, 1.0) if row.raw_score else 0.0,
+        )
+        for row in submitted
+    )
+    first, last = rows[0].first_name, rows[0].last_name
+    return Entry(student_id, scores, name=" ".join(n for n in (first, last) if n), notes=notes)
+
+
+def _check_max_scores(path: Path, scores: list[NbgraderScore], warnings: list[str]) -> None:
+    """One max_score per assignment, above 0; a warning when it is not the notebooks' or a score exceeds it."""
+    first: dict[str, NbgraderScore] = {}
+    for score in scores:
+        if score.assignment not in assignments.NAMES:
+            continue
+        seen = first.setdefault(score.assignment, score)
+        if score.max_score <= 0:
+            raise BridgeError(
+                f"{path}, line {score.line}: max_score of {score.assignment!r} is 0: its nbgrader assignment has "
+                "no graded cell (was it generated by `grader release --notebooks`?)"
+            )
+        if score.max_score != seen.max_score:
+            raise BridgeError(
+                f"{path}, line {score.line}: max_score {score.max_score:g} of {score.assignment!r} differs from the "
+                f"{seen.max_score:g} on line {seen.line}"
+            )
+        if score.raw_score > score.max_score:
+            warnings.append(
+                f"line {score.line}: {score.student_id} scored {score.raw_score:g} of {score.max_score:g} on "
+                f"{score.assignment} (extra credit?); kept, above the assignment's points"
+            )
+    for name, score in first.items():
+        if score.max_score != NOTEBOOK_MAX_SCORE:
+            warnings.append(
+                f"{name}: nbgrader's max_score is {score.max_score:g}, not the {NOTEBOOK_MAX_SCORE:g} of the "
+                "notebooks `grader release --notebooks` generates (were grade cells changed?); "
+                f"scores are rescaled from {score.max_score:g}"
+            )
+
+
+def _check_due_dates(scores: list[NbgraderScore], course: Course, warnings: list[str]) -> None:
+    """A warning per assignment whose nbgrader due date differs from the course's (which decides)."""
+    differing: dict[str, tuple[NbgraderScore, datetime]] = {}
+    for score in scores:
+        known = score.assignment in assignments.NAMES
+        if known and score.due is not None and score.due != course.assignment(score.assignment).due:
+            differing.setdefault(score.assignment, (score, score.due))
+    for name, (score, due) in differing.items():
+        warnings.append(
+            f"{name}: nbgrader's duedate {due:%Y-%m-%d %H:%M} UTC (line {score.line}) differs from "
+            f"{course.name!r}'s {course.assignment(name).due.astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
+            "late penalties use the course's"
+        )

@@ -5,6 +5,9 @@ lines of vanilla JS are inline. Charts: a histogram of the totals (bars ``hist-b
 pass rate per test, hardest first (bars ``pass-bar-<i>``, labels linked to the test's lecture
 section when the course gives a lecture URL). The student table sorts by clicking a header, or on
 load from ``?sort=<column>&dir=asc|desc``; each student links to ``students/<student_id>.html``.
+Per assignment, the points the class earned (mean, median, range, late submissions). A gradebook
+whose source has no per-test results (nbgrader's grades.csv) says so in place of the sections
+table and the pass-rate chart.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from matplotlib.typing import RcKeyType
 
-from grader.gradebook import Gradebook, Row, format_points, section_url
+from grader.gradebook import AssignmentStat, Gradebook, Row, format_points, section_url
 from grader.render_student_html import bar_svg, page
 
 HIST_BINS = 10
@@ -206,6 +209,34 @@ def _sections_table(book: Gradebook) -> str:
     )
 
 
+NO_TESTS_NOTE = (
+    "This gradebook was built from nbgrader's grades.csv, which holds one score per student and assignment: "
+    "it has no per-test or per-lecture-section results, so this page cannot show which tests or sections the "
+    "class struggles with. Build the gradebook from the reports of `grader batch`, or open nbgrader's formgrader, "
+    "for those."
+)
+
+
+def _assignment_row(stat: AssignmentStat) -> str:
+    numbers = [format_points(v) or "-" for v in (stat.mean, stat.median, stat.lowest, stat.highest)]
+    bar = bar_svg(stat.mean or 0.0, stat.max_points, width=160) if stat.mean is not None else ""
+    cells = "".join(f"<td class='num'>{escape(n)}</td>" for n in numbers)
+    return (
+        f"<tr data-assignment='{escape(stat.assignment)}'><td>{escape(stat.assignment)}</td>"
+        f"<td class='num'>{stat.max_points}</td><td class='num'>{stat.graded}</td>{cells}"
+        f"<td>{bar}</td><td class='num'>{stat.late}</td></tr>"
+    )
+
+
+def _assignments_table(book: Gradebook) -> str:
+    rows = "\n".join(_assignment_row(stat) for stat in book.assignment_stats())
+    heads = "".join(f"<th class='num'>{h}</th>" for h in ("points", "graded", "mean", "median", "lowest", "highest"))
+    return (
+        f'<table id="assignment-stats"><thead><tr><th>assignment</th>{heads}<th>mean</th>'
+        f'<th class="num">late</th></tr></thead>\n<tbody>\n{rows}\n</tbody></table>\n'
+    )
+
+
 def student_href(student_id: str) -> str:
     """Where the class page links a student's own report page (relative to the class page)."""
     return f"students/{quote(student_id)}.html"
@@ -213,7 +244,7 @@ def student_href(student_id: str) -> str:
 
 def _student_row(row: Row) -> str:
     sid = escape(row.student_id)
-    who = f'<a href="{escape(student_href(row.student_id))}">{sid}</a>' if row.report is not None else sid
+    who = sid if row.missing else f'<a href="{escape(student_href(row.student_id))}">{sid}</a>'
     cells = [f'<td data-sort="{sid}">{who}</td>', f"<td>{escape(row.name)}</td>"]
     for cell in row.cells:
         value = format_points(cell.points)
@@ -247,6 +278,50 @@ def _students_table(book: Gradebook) -> str:
     )
 
 
+def _lede(book: Gradebook) -> str:
+    """One sentence on where the class struggles: the hardest lecture section, else the lowest assignment."""
+    hardest = book.sections()[:1]
+    if hardest:
+        return (
+            f"The class struggles most with <strong>{escape(hardest[0].section or '(no section)')}</strong> "
+            f"({hardest[0].pass_rate:.0%} of its tests passed)."
+        )
+    scored = [s for s in book.assignment_stats() if s.mean is not None]
+    if not scored:
+        return ""
+    lowest = min(scored, key=lambda s: (s.mean or 0.0) / s.max_points)
+    return (
+        f"The lowest-scoring assignment is <strong>{escape(lowest.assignment)}</strong> "
+        f"(mean {escape(format_points(lowest.mean))} of {lowest.max_points} points)."
+    )
+
+
+def _test_sections(book: Gradebook) -> tuple[str, str]:
+    """The lecture-sections table (shown before the students) and the pass-rate chart (after them),
+    or, when the source has no per-test results, why there are neither."""
+    if not book.has_tests:
+        note = (
+            '<section class="card" id="no-test-results">\n<h2>Tests and lecture sections</h2>\n'
+            f'<p class="note">{escape(NO_TESTS_NOTE)}</p>\n</section>\n'
+        )
+        return note, ""
+    pass_note = (
+        "Hardest first; each label links to the test's lecture section."
+        if book.lecture_url
+        else ("Hardest first. (Give the course a lecture_url to link each test to its lecture section.)")
+    )
+    sections = (
+        '<section class="card" id="lecture-sections">\n<h2>Where the class struggles: lecture sections</h2>\n'
+        f"{_sections_table(book)}</section>\n"
+    )
+    rates = (
+        '<section class="card" id="pass-rates">\n<h2>Pass rate per test</h2>\n'
+        f'<p class="muted">{pass_note}</p>\n'
+        f"{pass_rate_svg(book)}\n</section>\n"
+    )
+    return sections, rates
+
+
 def render(book: Gradebook) -> str:
     """The class report page."""
     graded = book.graded()
@@ -257,38 +332,30 @@ def render(book: Gradebook) -> str:
     title = f"{book.course_name} · class report" if book.course_name else "Redis course · class report"
     cards = [
         (str(len(book.rows)), "students"),
-        (str(len(graded)), "reports"),
+        (str(len(graded)), "reports" if book.has_tests else "graded (nbgrader)"),
         (str(len(book.rows) - len(graded)), "missing"),
         (format_points(median) or "-", f"median total /{book.max_total}"),
         (format_points(round(mean, 2)) if mean is not None else "-", "mean total"),
         (str(late), "with a late penalty"),
     ]
     card_html = "".join(f"<div><b>{escape(value)}</b><span>{escape(label)}</span></div>" for value, label in cards)
-    hardest = book.sections()[:1]
-    lede = (
-        f"The class struggles most with <strong>{escape(hardest[0].section or '(no section)')}</strong> "
-        f"({hardest[0].pass_rate:.0%} of its tests passed)."
-        if hardest
-        else ""
-    )
-    pass_note = (
-        "Hardest first; each label links to the test's lecture section."
-        if book.lecture_url
-        else ("Hardest first. (Give the course a lecture_url to link each test to its lecture section.)")
-    )
-    body = (
-        f"<header>\n<h1>{escape(title)}</h1>\n<p class='meta'>{lede}</p>\n</header>\n"
-        f'<div class="cards">{card_html}</div>\n'
-        '<section class="card" id="distribution">\n<h2>Score distribution</h2>\n'
-        f"{histogram_svg(book)}\n</section>\n"
-        '<section class="card" id="lecture-sections">\n<h2>Where the class struggles: lecture sections</h2>\n'
-        f"{_sections_table(book)}</section>\n"
+    students = (
         '<section class="card" id="roster">\n<h2>Students</h2>\n'
         '<p class="muted">Click a column to sort; a student id opens the student\'s own report.</p>\n'
         f"{_students_table(book)}</section>\n"
-        '<section class="card" id="pass-rates">\n<h2>Pass rate per test</h2>\n'
-        f'<p class="muted">{pass_note}</p>\n'
-        f"{pass_rate_svg(book)}\n</section>\n"
-        f"<script>{SORT_JS}</script>\n"
+    )
+    before_students, after_students = _test_sections(book)
+    body = (
+        f"<header>\n<h1>{escape(title)}</h1>\n<p class='meta'>{_lede(book)}</p>\n</header>\n"
+        f'<div class="cards">{card_html}</div>\n'
+        '<section class="card" id="distribution">\n<h2>Score distribution</h2>\n'
+        f"{histogram_svg(book)}\n</section>\n"
+        '<section class="card" id="assignments">\n<h2>Assignments</h2>\n'
+        '<p class="muted">Course points earned by the students graded on each assignment, before late penalties.</p>\n'
+        f"{_assignments_table(book)}</section>\n"
+        + before_students
+        + students
+        + after_students
+        + f"<script>{SORT_JS}</script>\n"
     )
     return page(title=title, css=CLASS_CSS, body=body)

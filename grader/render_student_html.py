@@ -3,7 +3,8 @@
 The same content as the Markdown report, with every test listed: per assignment a bar of points,
 then each test as passed, failed (with its hint), timed out or not attempted. Only test names and
 feedback from the report appear, never hidden code; every text is escaped, since feedback can
-quote student-controlled output.
+quote student-controlled output. A gradebook row without a report (from nbgrader's grades.csv)
+gets ``render_row``: its points, late penalties and submission times only, and says so.
 """
 
 from __future__ import annotations
@@ -179,3 +180,48 @@ def render(report: Report, *, row: Row | None = None, lecture_url: str = "", bac
     )
     title = f"Redis course report: {report.student_id}" if report.student_id else "Redis course report"
     return page(title=title, css=STUDENT_CSS, body="".join(body))
+
+
+SCORES_ONLY_NOTE = (
+    "These points come from nbgrader's gradebook export (grades.csv), which holds one score per assignment: "
+    "the results of each test and their hints are in your nbgrader feedback."
+)
+
+
+def render_row(row: Row, *, back_href: str | None = None) -> str:
+    """A student's page from a gradebook row alone (no report): per assignment, course points with a
+    bar, the late penalty and the submission time; the row's notes; and a note that per-test results
+    are not part of the source."""
+    max_total = sum(c.max_points for c in row.cells)
+    total = format_points(row.total) or "0"
+    who = " · ".join(w for w in (row.student_id, row.name) if w)
+    body = [f'<nav><a href="{escape(back_href)}">← Class report</a></nav>\n'] if back_href else []
+    body.append(f"<header>\n<h1>Redis course: {escape(total)}/{max_total} points</h1>\n")
+    body.append(f'<p class="meta">{escape(who)}</p>\n</header>\n')
+    body.append(f'<div class="note"><strong>Note:</strong> {escape(SCORES_ONLY_NOTE)}</div>\n')
+    lines = []
+    for cell in row.cells:
+        known = assignments.BY_NAME.get(cell.assignment)
+        title = f"{cell.assignment}: {known.title}" if known else cell.assignment
+        if cell.points is None:
+            points, bar = "not graded", ""
+        else:
+            points, bar = f"{format_points(cell.points)} / {cell.max_points}", bar_svg(cell.points, cell.max_points)
+        why = "past the hard deadline" if cell.late_fraction >= 1 else f"{cell.late_fraction:.0%} late"
+        late = f"-{format_points(cell.penalty)} ({why})" if cell.late_fraction else ""
+        when = f"{cell.submitted_at:%Y-%m-%d %H:%M} UTC" if cell.submitted_at else ""
+        lines.append(
+            f'<tr id="assignment-{escape(cell.assignment)}"><td>{escape(title)}</td><td>{bar}</td>'
+            f'<td class="num">{escape(points)}</td><td class="num">{escape(late)}</td><td>{escape(when)}</td></tr>'
+        )
+    body.append(
+        '<section class="card" id="gradebook">\n<h2>Course points</h2>\n<table><thead><tr><th>assignment</th>'
+        '<th>points</th><th class="num">score</th><th class="num">late penalty</th><th>submitted</th></tr></thead>\n'
+        f"<tbody>\n{chr(10).join(lines)}\n</tbody>\n"
+        f'<tfoot><tr><td class="total">total</td><td></td><td class="num total">{escape(total)} / {max_total}</td>'
+        "<td></td><td></td></tr></tfoot></table>\n</section>\n"
+    )
+    if row.notes:
+        items = "".join(f"<li>{escape(note)}</li>" for note in row.notes)
+        body.append(f'<section class="card" id="notes">\n<h2>Notes</h2>\n<ul>{items}</ul>\n</section>\n')
+    return page(title=f"Redis course report: {row.student_id}", css=STUDENT_CSS, body="".join(body))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import assignments, gradebook, render_class_html, render_student_html
+from grader import assignments, gradebook, nbgrader_bridge, render_class_html, render_student_html
 from grader.cli import main
 from grader.course import Course, load_course
 from grader.report import AssignmentResult, RedisInfo, Report, Status, TestResult, write_json
@@ -387,3 +387,299 @@ def test_missing_student_has_a_row_without_a_link(tmp_path: Path) -> None:
     absent = re.search(r'<tr class="missing">(.*?)</tr>', text)
     assert absent is not None and "s099" in absent.group(1) and "href" not in absent.group(1)
     assert "missing" in absent.group(1)
+
+
+# --- from nbgrader's grades.csv ----------------------------------------------------------------------
+
+GRADES_HEADER = (
+    "assignment,duedate,timestamp,student_id,last_name,first_name,email,"
+    "raw_score,late_submission_penalty,score,max_score\n"
+)
+NB_DUE = "2026-12-01 23:59:00"  # DUE as nbgrader writes it: naive, in UTC
+
+
+def grades_line(
+    student_id: str,
+    assignment: str,
+    raw: float,
+    *,
+    submitted: datetime | None = DUE - timedelta(days=1),
+    penalty: float = 0.0,
+    max_score: float = 100.0,
+    due: str = NB_DUE,
+    first: str = "",
+    last: str = "",
+) -> str:
+    """One row as nbgrader's CsvExportPlugin writes it: str() of every value, '' for None, no quoting."""
+    timestamp = str(submitted.replace(tzinfo=None)) if submitted else ""
+    fields = (assignment, due, timestamp, student_id, last, first, "", raw, penalty, max(0.0, raw - penalty), max_score)
+    return ",".join(str(f) for f in fields) + "\n"
+
+
+def write_grades(path: Path, lines: list[str]) -> Path:
+    path.write_text(GRADES_HEADER + "".join(lines), encoding="utf-8")
+    return path
+
+
+def class_grades(path: Path) -> Path:
+    """The class of the ``reports_dir`` fixture as nbgrader exports it: s001 100 everywhere, s002 60,
+    s009 (not on the roster) 100; s003 is not in nbgrader's gradebook at all."""
+    lines = []
+    for name in assignments.NAMES:  # nbgrader writes assignment by assignment, each for every student
+        lines += [grades_line("s001", name, 100.0, first="Ada", last="Lovelace")]
+        lines += [grades_line("s002", name, 60.0), grades_line("s009", name, 100.0)]
+    return write_grades(path, lines)
+
+
+def test_grades_csv_gives_the_gradebook_the_reports_give(tmp_path: Path, reports_dir: Path) -> None:
+    course = tmp_path / "course.toml"
+    write_course(course)
+    grades = class_grades(tmp_path / "grades.csv")
+    from_reports, from_nbgrader = tmp_path / "from_reports.csv", tmp_path / "from_nbgrader.csv"
+    assert main(["gradebook", str(reports_dir), "--csv", str(from_reports), "--course", str(course)]) == 0
+    assert main(["gradebook", str(grades), "--csv", str(from_nbgrader), "--course", str(course)]) == 0
+    assert from_nbgrader.read_bytes() == from_reports.read_bytes()  # same columns, points, order, notes
+    rows = read_csv(from_nbgrader)
+    assert [(r["student_id"], r["total"], r["note"]) for r in rows] == [
+        ("s002", "270", ""),
+        ("s001", "450", ""),
+        ("s003", "", "missing"),
+        ("s009", "450", "not on roster"),
+    ]
+
+
+def test_grades_csv_without_a_course_keeps_nbgrader_names_and_100_points_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grades = class_grades(tmp_path / "grades.csv")
+    out = tmp_path / "out.csv"
+    assert main(["gradebook", str(grades), "--csv", str(out)]) == 0
+    assert [(r["student_id"], r["name"], r["total"]) for r in read_csv(out)] == [
+        ("s001", "Ada Lovelace", "500"),
+        ("s002", "", "300"),
+        ("s009", "", "500"),
+    ]
+    printed = capsys.readouterr().out
+    assert "3 students, 3 graded, 0 missing, 0 warnings" in printed
+
+
+@pytest.mark.parametrize(
+    ("late_by", "fraction"),
+    [
+        (timedelta(hours=-3), 0.0),
+        (timedelta(minutes=10), 0.0),  # within the 15-minute grace
+        (timedelta(days=1, hours=2), 0.2),  # two started days
+        (timedelta(days=6), 0.5),  # capped at max_penalty
+        (timedelta(days=7, minutes=1), 1.0),  # past the hard deadline
+    ],
+)
+def test_grades_csv_late_penalty_is_the_course_policy_on_nbgraders_timestamp(
+    tmp_path: Path, late_by: timedelta, fraction: float
+) -> None:
+    course = write_course(tmp_path / "course.toml", roster=(("s001", "Ada"),))
+    lines = [grades_line("s001", name, 60.0, submitted=DUE + late_by) for name in assignments.NAMES]
+    book = nbgrader_bridge.read_gradebook(write_grades(tmp_path / "grades.csv", lines), course=course)
+    (row,) = book.rows
+    assert [c.late_fraction for c in row.cells] == [fraction] * 5
+    assert row.penalty == pytest.approx(fraction * 270)
+    assert row.total == pytest.approx(270 - fraction * 270)
+    assert [c.submitted_at for c in row.cells] == [DUE + late_by] * 5
+    (line,) = read_csv_text(gradebook.render_csv(book))
+    assert float(line["late_penalty"]) == pytest.approx(fraction * 270)
+    assert ("late: counter" in line["note"]) == (fraction > 0)
+
+
+def test_grades_csv_penalties_come_from_the_course_with_one_and_from_nbgrader_without(tmp_path: Path) -> None:
+    two_days = DUE + timedelta(days=1, hours=2)
+    grades = write_grades(
+        tmp_path / "grades.csv",
+        [grades_line("s001", "counter", 80.0, submitted=two_days, penalty=40.0)],  # nbgrader took half
+    )
+    (row,) = nbgrader_bridge.read_gradebook(grades).rows
+    assert (row.cells[0].points, row.cells[0].late_fraction, row.penalty, row.total) == (80, 0.5, 40, 40)
+    course = write_course(tmp_path / "course.toml", roster=(("s001", "Ada"),))
+    book = nbgrader_bridge.read_gradebook(grades, course=course)
+    (row,) = book.rows
+    assert (row.cells[0].points, row.cells[0].late_fraction, row.penalty, row.total) == (80, 0.2, 16, 64)
+    assert any("nbgrader's own late penalties (1 row, e.g. line 2) are replaced" in w for w in book.warnings)
+
+
+def test_grades_csv_due_date_that_differs_from_the_course_is_warned_about(tmp_path: Path) -> None:
+    course = write_course(tmp_path / "course.toml", roster=(("s001", "Ada"),))
+    lines = [grades_line("s001", "counter", 100.0, due="2026-12-08 23:59:00", submitted=DUE + timedelta(days=3))]
+    book = nbgrader_bridge.read_gradebook(write_grades(tmp_path / "grades.csv", lines), course=course)
+    assert book.rows[0].cells[0].late_fraction == 0.3  # the course's due date decides
+    (warning,) = book.warnings
+    assert "counter: nbgrader's duedate 2026-12-08 23:59 UTC (line 2) differs" in warning
+    assert "2026-12-01 23:59 UTC" in warning
+
+
+def test_grades_csv_rows_without_a_submission_are_not_graded_and_a_student_without_any_is_missing(
+    tmp_path: Path,
+) -> None:
+    course = write_course(tmp_path / "course.toml")
+    lines = [grades_line("s001", "counter", 100.0), grades_line("s001", "capped_list", 0.0, submitted=None)]
+    lines += [grades_line("s002", name, 0.0, submitted=None) for name in assignments.NAMES]  # nothing submitted
+    lines += [grades_line("s003", "counter", 0.0), grades_line("s003", "leaderboard", 70.0, submitted=None)]
+    grades = write_grades(tmp_path / "grades.csv", lines)
+    s002, s001, s003 = read_csv_text(gradebook.render_csv(nbgrader_bridge.read_gradebook(grades, course=course)))
+    assert (s001["counter"], s001["capped_list"], s001["total"]) == ("100", "", "100")
+    assert s001["note"] == "not graded: capped_list, set_analytics, leaderboard, ttl_cache"
+    assert (s002["total"], s002["note"]) == ("", "missing; no submission in nbgrader")
+    # a submitted 0 counts; a score without a timestamp is graded, without a late penalty, and noted
+    assert (s003["counter"], s003["leaderboard"], s003["total"]) == ("0", "70", "70")
+    assert s003["note"].startswith("no timestamp: no late penalty on leaderboard; not graded: capped_list")
+
+
+def test_grades_csv_unknown_assignments_and_students_are_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    course = tmp_path / "course.toml"
+    write_course(course, roster=(("s001", "Ada"),))
+    lines = [grades_line("s001", "counter", 100.0), grades_line("s001", "hashes_intro", 50.0)]
+    lines += [grades_line("s777", "counter", 90.0), grades_line("s777", "hashes_intro", 40.0)]
+    out = tmp_path / "out.csv"
+    assert (
+        main(["gradebook", str(write_grades(tmp_path / "g.csv", lines)), "--csv", str(out), "--course", str(course)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "warning: ignored the scores of assignment 'hashes_intro'" in printed
+    assert "of 2 students: s001, s777" in printed
+    assert "warning: not on the roster of 'Redis Fundamentals', listed after it: s777" in printed
+    assert [(r["student_id"], r["counter"], r["note"].split(";")[0]) for r in read_csv(out)] == [
+        ("s001", "100", "not graded: capped_list, set_analytics, leaderboard, ttl_cache"),
+        ("s777", "90", "not on roster"),
+    ]
+
+
+def test_grades_csv_max_score_other_than_the_notebooks_is_rescaled_with_a_warning(tmp_path: Path) -> None:
+    lines = [grades_line("s001", "counter", 6.0, max_score=10.0), grades_line("s002", "counter", 12.0, max_score=10.0)]
+    book = nbgrader_bridge.read_gradebook(write_grades(tmp_path / "grades.csv", lines))
+    assert [row.cells[0].points for row in book.rows] == [60, 120]
+    assert book.warnings == (
+        "line 3: s002 scored 12 of 10 on counter (extra credit?); kept, above the assignment's points",
+        "counter: nbgrader's max_score is 10, not the 100 of the notebooks `grader release --notebooks` generates "
+        "(were grade cells changed?); scores are rescaled from 10",
+    )
+
+
+BAD_GRADES = {
+    "missing file": (None, "cannot read {path}: No such file or directory"),
+    "not a CSV": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "{path}: not a CSV file (not UTF-8 text)"),
+    "empty": (b"", "{path}: not an nbgrader grades.csv: no column assignment, duedate"),
+    "another CSV": (
+        b"student_id,name,counter\ns001,Ada,100\n",
+        "{path}: not an nbgrader grades.csv: no column assignment, duedate",
+    ),
+    "200 kB field": (GRADES_HEADER.encode() + b"counter,,,s1," + b"x" * 200_000 + b"\n", "{path}, line 2: not CSV:"),
+    "header only": (GRADES_HEADER.encode(), "{path}: no grades below the header"),
+    "non-numeric score": (
+        (GRADES_HEADER + "counter,,,s001,,,,ninety,0,0,100\n").encode(),
+        "{path}, line 2: raw_score 'ninety' is not a number",
+    ),
+    "comma in a name": (
+        (GRADES_HEADER + "counter,,,s001,Lovelace,Ada, Countess,,1,0,1,100\n").encode(),
+        "{path}, line 2: expected 11 fields",
+    ),
+    "duplicate row": (
+        (
+            GRADES_HEADER
+            + grades_line("s001", "counter", 1)
+            + grades_line("s002", "counter", 2)
+            + grades_line("s001", "counter", 3)
+        ).encode(),
+        "{path}, line 4: a second row for student 's001' and assignment 'counter' (the first is on line 2)",
+    ),
+    "bad student id": (
+        (GRADES_HEADER + grades_line("../../etc/evil", "counter", 1)).encode(),
+        "{path}, line 2: student_id '../../etc/evil' is not a student id",
+    ),
+    "max_score 0": (
+        (GRADES_HEADER + grades_line("s001", "counter", 0, max_score=0)).encode(),
+        "{path}, line 2: max_score of 'counter' is 0",
+    ),
+    "max_score differs": (
+        (GRADES_HEADER + grades_line("s001", "counter", 1) + grades_line("s002", "counter", 1, max_score=50)).encode(),
+        "{path}, line 3: max_score 50 of 'counter' differs from the 100 on line 2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_GRADES)
+def test_unusable_grades_csv_exits_2_naming_the_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    content, message = BAD_GRADES[case]
+    path = tmp_path / "grades.csv"
+    if content is not None:
+        path.write_bytes(content)
+    course = tmp_path / "course.toml"
+    write_course(course)
+    out = tmp_path / "out"
+    argv = ["gradebook", str(path), "--csv", str(out / "g.csv"), "--html", str(out / "class.html")]
+    assert main([*argv, "--course", str(course)]) == 2
+    assert f"grader: error: {message.format(path=path)}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_grades_csv_cannot_be_written_into_the_nbgrader_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grades = class_grades(tmp_path / "grades.csv")
+    assert main(["gradebook", str(grades), "--nbgrader-db", str(tmp_path / "gradebook.db")]) == 2
+    assert "--nbgrader-db writes reports into nbgrader" in capsys.readouterr().err
+    assert not (tmp_path / "gradebook.db").exists()
+
+
+def build_nbgrader_site(tmp_path: Path) -> Path:
+    """``grader gradebook grades.csv --html``: s001 full marks on time, s002 60 with counter two days
+    late, s003 only counter, s099 on the roster but not in grades.csv; the class page's path."""
+    lines = [grades_line("s001", name, 100.0, first="Ada", last="Lovelace") for name in assignments.NAMES]
+    lines += [grades_line("s002", "counter", 60.0, submitted=DUE + timedelta(days=1, hours=2))]
+    lines += [grades_line("s002", name, 60.0) for name in assignments.NAMES[1:]]
+    lines += [grades_line("s003", "counter", 30.0)]
+    grades = write_grades(tmp_path / "grades.csv", lines)
+    roster = (("s001", "Ada Lovelace"), ("s002", "Grace <b>Hopper</b>"), ("s003", "Alan"), ("s099", "Absent"))
+    write_course(tmp_path / "course.toml", roster=roster)
+    page = tmp_path / "site" / "class.html"
+    assert main(["gradebook", str(grades), "--html", str(page), "--course", str(tmp_path / "course.toml")]) == 0
+    return page
+
+
+def test_class_page_from_grades_csv_says_it_has_no_test_results(tmp_path: Path) -> None:
+    page = build_nbgrader_site(tmp_path)
+    text = page.read_text(encoding="utf-8")
+    links = parse(text)
+    assert 'id="no-test-results"' in text and "holds one score per student and assignment" in text
+    assert 'id="pass-rates"' not in text and 'id="lecture-sections"' not in text and 'id="pass"' not in text
+    assert len(re.findall(r'<g id="hist-bar-\d+"', text)) == render_class_html.HIST_BINS
+    assert "graded (nbgrader)" in text and "Grace &lt;b&gt;Hopper&lt;/b&gt;" in text
+    stats = dict(re.findall(r"<tr data-assignment='(\w+)'>(.*?)</tr>", text))
+    assert list(stats) == list(assignments.NAMES)
+    numbers = [re.findall(r"<td class='num'>([^<]*)</td>", row) for row in stats.values()]
+    # points, graded, mean, median, lowest, highest, late
+    assert numbers[0] == ["100", "3", "63.33", "60", "30", "100", "1"]
+    assert numbers[1] == ["50", "2", "40", "40", "30", "50", "0"]
+    assert "lowest-scoring assignment is <strong>counter</strong> (mean 63.33 of 100 points)" in text
+    assert {u for u in links.urls if u.startswith("students/")} == {f"students/s00{i}.html" for i in (1, 2, 3)}
+    assert not [u for u in links.urls if re.match(r"\s*(https?:)?//", u)]  # nothing to link: no sections
+
+
+def test_student_page_from_grades_csv_shows_only_points_penalties_and_times(tmp_path: Path) -> None:
+    page = build_nbgrader_site(tmp_path)
+    students = page.parent / "students"
+    assert sorted(p.name for p in students.iterdir()) == ["s001.html", "s002.html", "s003.html"]
+    text = (students / "s002.html").read_text(encoding="utf-8")
+    assert render_student_html.SCORES_ONLY_NOTE.replace("'", "&#x27;") in text
+    assert "Redis course: 258/450 points" in text  # 60 % of 450, less 20 % of counter's 60
+    assert "s002 · Grace &lt;b&gt;Hopper&lt;/b&gt;" in text and "<b>Hopper" not in text
+    counter = re.search(r'<tr id="assignment-counter">(.*?)</tr>', text)
+    assert counter is not None
+    assert "60 / 100" in counter.group(1) and "-12 (20% late)" in counter.group(1)
+    assert "2026-12-03 01:59 UTC" in counter.group(1)
+    assert "late: counter -20%" in text
+    assert '<li class="test' not in text and "tests passed" not in text  # no per-test results are invented
+    alan = (students / "s003.html").read_text(encoding="utf-8")
+    assert alan.count("not graded") == 5  # four cells and the note
+    assert '<a href="../class.html">' in alan
