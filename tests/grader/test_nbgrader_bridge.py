@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,10 +18,13 @@ pytest.importorskip("nbgrader")
 
 import nbformat
 
+from grader.cli import main
 from grader.course import AssignmentConfig, Course, LatePolicy, Student
 from grader.nbgrader_bridge import BridgeError, NbgraderScore, create_database, read_grades_csv, write_reports
 from grader.notebooks import notebook_path, release_notebooks
 from grader.report import AssignmentResult, RedisInfo, Report, TestResult, write_json
+
+from . import test_gradebook as book_tests
 
 api = importlib.import_module("nbgrader.api")
 export = importlib.import_module("nbgrader.plugins.export")
@@ -257,11 +263,81 @@ def test_missing_grades_csv_is_refused(tmp_path: Path) -> None:
 
 
 def test_gradebook_command_writes_the_nbgrader_database(tmp_path: Path) -> None:
-    from grader.cli import main
-
     reports, db = tmp_path / "reports", tmp_path / "gradebook.db"
     write_json(report("s001", {"counter": [60, 40]}), reports / "s001.json")
     assert main(["gradebook", str(reports), "--nbgrader-db", str(db)]) == 0
     with gradebook(db) as book:
         assert book.find_grade("test_0", "counter", "counter", "s001").score == 60
     assert main(["gradebook", str(reports)]) == 2  # nothing to write
+
+
+def write_class(tmp_path: Path) -> tuple[Path, Path]:
+    """Reports and course.toml of test_gradebook's class: s001 all passed on time, s002 the 6-point
+    test of each assignment two days late, s009 all passed but not on the roster, s003 absent."""
+    reports, course = tmp_path / "reports", tmp_path / "course.toml"
+    late = book_tests.DUE + timedelta(days=1, hours=2)
+    write_json(book_tests.make_report("s001", book_tests.ALL_PASSED), reports / "s001.json")
+    write_json(book_tests.make_report("s002", book_tests.FIRST_PASSED, received_at=late), reports / "s002.json")
+    write_json(book_tests.make_report("s009", book_tests.ALL_PASSED), reports / "s009.json")
+    book_tests.write_course(course)
+    return reports, course
+
+
+def test_grades_exported_by_nbgrader_give_the_gradebook_of_the_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports, course = write_class(tmp_path)
+    db, ours = tmp_path / "gradebook.db", tmp_path / "from_reports.csv"
+    assert main(["gradebook", str(reports), "--csv", str(ours), "--course", str(course), "--nbgrader-db", str(db)]) == 0
+    with gradebook(db) as book:
+        export.CsvExportPlugin(to=str(tmp_path / "grades.csv")).export(book)
+    capsys.readouterr()
+    back = tmp_path / "from_nbgrader.csv"
+    assert main(["gradebook", str(tmp_path / "grades.csv"), "--csv", str(back), "--course", str(course)]) == 0
+    assert back.read_text() == ours.read_text()  # points, late penalties, totals, notes: the round trip loses nothing
+    rows = {r["student_id"]: r for r in book_tests.read_csv(back)}
+    assert (rows["s002"]["late_penalty"], rows["s002"]["total"]) == ("54", "216")
+    assert rows["s003"]["note"] == "missing"
+    printed = capsys.readouterr().out
+    assert "nbgrader's own late penalties (5 rows" in printed  # the bridge wrote the course's penalty into nbgrader
+    assert "counter: nbgrader's max_score is 10, not the 100" in printed  # the test reports' suites are worth 10
+
+
+@pytest.mark.slow
+def test_grades_csv_of_the_nbgrader_export_command_builds_the_gradebook(tmp_path: Path) -> None:
+    reports, course = write_class(tmp_path)
+    nb_course = tmp_path / "nb"
+    nb_course.mkdir()
+    assert (
+        main(["gradebook", str(reports), "--nbgrader-db", str(nb_course / "gradebook.db"), "--course", str(course)])
+        == 0
+    )
+    home = tmp_path / "jupyter"
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export"],
+        cwd=nb_course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    grades, site = nb_course / "grades.csv", tmp_path / "site" / "class.html"
+    out = tmp_path / "from_nbgrader.csv"
+    argv = ["gradebook", str(grades), "--csv", str(out), "--html", str(site), "--course", str(course)]
+    assert main(argv) == 0
+    assert [(r["student_id"], r["total"]) for r in book_tests.read_csv(out)] == [
+        ("s002", "216"),
+        ("s001", "450"),
+        ("s003", ""),
+        ("s009", "450"),
+    ]
+    assert 'id="no-test-results"' in site.read_text(encoding="utf-8")
+    assert sorted(p.name for p in (site.parent / "students").iterdir()) == ["s001.html", "s002.html", "s009.html"]
