@@ -17,7 +17,16 @@ import pytest
 from grader import assignments, gradebook, render_class_html
 from grader.report import Report, Status
 
-from .test_gradebook import ALL_PASSED, DUE, FIRST_PASSED, LECTURE, SECTIONS, build_site, make_report
+from .test_gradebook import (
+    ALL_PASSED,
+    DUE,
+    FIRST_PASSED,
+    LECTURE,
+    SECTIONS,
+    build_nbgrader_site,
+    build_site,
+    make_report,
+)
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 NETWORK_BLOCK = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9")
@@ -221,3 +230,26 @@ def test_screenshot_shows_the_rendered_charts(chromium: str, site: Path, tmp_pat
         pixels = numpy.asarray(image.convert("RGB"), dtype=numpy.int16)
     blue = int((numpy.abs(pixels - numpy.array(HIST_BLUE)).max(axis=2) < 12).sum())
     assert blue > 2000, "the histogram's bars were not painted"
+
+
+def test_class_page_from_grades_csv_loads_offline_without_test_charts(chromium: str, tmp_path: Path) -> None:
+    (tmp_path / "class").mkdir()
+    site = build_nbgrader_site(tmp_path / "class")
+    html = run_chromium(chromium, tmp_path / "profile", site.as_uri() + "?sort=total&dir=asc", "--dump-dom")
+    dom = dom_of(html)
+    svgs = {a.get("id") for tag, a in dom.elements if tag == "svg"}
+    assert "hist" in svgs and "pass" not in svgs
+    assert len(dom.ids(r"hist-bar-\d+")) == render_class_html.HIST_BINS
+    sections = {a.get("id") for tag, a in dom.elements if tag == "section"}
+    assert {"distribution", "assignments", "no-test-results", "roster"} <= sections
+    assert not sections & {"lecture-sections", "pass-rates"}
+    stats = [a for tag, a in dom.elements if tag == "tr" and "data-assignment" in a]
+    assert [a["data-assignment"] for a in stats] == list(assignments.NAMES)
+    # the student table (roster order s001..s003, s099) is sorted by total, lowest first, the absent student
+    # last; every link resolves
+    assert [row[0] for row in dom.rows if len(row) == TOTAL_COLUMN + 2] == ["s003", "s002", "s001", "s099"]
+    student_links = [u for u in dom.links() if u.startswith("students/")]
+    assert len(student_links) == 3
+    for link in student_links:
+        assert (site.parent / unquote(link)).is_file(), link
+    assert not [u for u in dom.links() if u.startswith("http")]
