@@ -9,8 +9,9 @@ checkout (overwriting any file of that name the student committed). Lateness is 
 ``received_at``, never from commit dates or file times; without the file, ``received_at`` is
 when a batch first received that content.
 
-Each grading runs in its own child process that provisions its own disposable Redis (gradings
-never share a server), so one crashing submission or grading cannot stop the batch. Every
+Each grading runs in a grading process of its own job slot (``grader.grading_process``: started
+once per slot, replaced whenever one fails), which provisions a disposable Redis per grading
+(gradings never share a server), so one crashing submission or grading cannot stop the batch. Every
 finished report is written atomically the moment it finishes: ``<student_id>.json`` (the
 canonical report, with ``student_id``, ``commit`` and ``received_at``) and ``<student_id>.md``;
 a submission that cannot be graded gets ``<student_id>.error.txt`` instead. The batch keeps
@@ -26,12 +27,8 @@ import hashlib
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
@@ -42,8 +39,9 @@ from typing import Any, Literal
 from grader import assignments, render_markdown
 from grader.assignments import ASSIGNMENTS
 from grader.course import STUDENT_ID, Course, load_course
-from grader.errors import GraderFailure, UsageError
-from grader.grading import GradeOptions, grade
+from grader.errors import UsageError
+from grader.grading import GradeOptions
+from grader.grading_process import GradingProcess
 from grader.redis_server import REDIS_URL_ENV
 from grader.regrade import merge_reports
 from grader.report import Report, ReportError, load_json, write_atomic, write_json
@@ -51,10 +49,8 @@ from grader.submission import SubmissionError, locate
 
 METADATA_FILE = ".grader.json"
 STATE_DIR = ".batch"
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CANCEL_GRACE_S = 10.0
 CHILD_SLACK_S = 120.0
-ERROR_TAIL_LINES = 20
 
 OutcomeStatus = Literal["graded", "skipped", "unusable", "failed", "missing", "changed", "cancelled"]
 STATUS_LABEL: dict[str, str] = {
@@ -310,56 +306,7 @@ def plan(student: Student, *, out: Path, requested: tuple[str, ...], regrade: bo
     return Task(student, modules, everything, state, previous, merge=False)
 
 
-# --- Running gradings in child processes ---------------------------------------------------------
-
-_WORKER = "from grader.batch import worker_main; worker_main()"
-
-
-def worker_main() -> None:
-    """A grading child process: read one job (JSON) on stdin, write one result (JSON) on stdout.
-
-    Anything else written to stdout goes to stderr. SIGINT (from the batch, or sent by the
-    parent-watch thread when the batch process dies) stops the grading cleanly: the suites'
-    process group is killed and the disposable Redis stopped; the process exits 130.
-    """
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the batch ignores SIGINT
-    result_fd = os.dup(1)
-    os.dup2(2, 1)
-    parent = os.getppid()
-
-    def watch_parent() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
-    try:
-        job = json.loads(sys.stdin.read())
-        options = GradeOptions(
-            assignments=tuple(job["assignments"]),
-            redis_url=job["redis_url"],
-            backend=job["backend"],
-            per_test_timeout_s=job["per_test_timeout_s"],
-            budget_s=job["budget_s"],
-            suites=Path(job["suites"]),
-            sandbox=job["sandbox"],
-        )
-        try:
-            result: dict[str, Any] = {
-                "kind": "report",
-                "report": grade(Path(job["submission"]), options=options).to_dict(),
-            }
-        except SubmissionError as exc:
-            result = {"kind": "unusable", "message": str(exc)}
-        except GraderFailure as exc:
-            result = {"kind": "failed", "message": str(exc)}
-        except Exception as exc:
-            tail = "".join(traceback.format_exception(exc)[-ERROR_TAIL_LINES:])
-            result = {"kind": "failed", "message": f"unexpected {type(exc).__name__}: {exc}\n{tail}"}
-    except KeyboardInterrupt:
-        sys.exit(130)
-    with os.fdopen(result_fd, "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
+# --- The batch ---------------------------------------------------------------------------------
 
 
 class Batch:
@@ -382,7 +329,8 @@ class Batch:
         self.regrade = regrade
         self.events = events
         self._lock = threading.Lock()
-        self._running: dict[str, subprocess.Popen[bytes]] = {}
+        self._running: dict[str, GradingProcess] = {}
+        self._idle: list[GradingProcess] = []  # one long-lived grading process per job slot, reused
         self._stopping = threading.Event()
         self._killing = threading.Event()
 
@@ -441,6 +389,9 @@ class Batch:
                 except KeyboardInterrupt:
                     interrupted = True
                     self.cancel()
+        for child in self._idle:
+            child.close()
+        self._idle.clear()
         not_reached = "the batch was interrupted before this submission was graded"
         ordered = tuple(outcomes.get(s.student_id) or Outcome(s, "cancelled", not_reached) for s in students)
         return BatchResult(ordered, interrupted or self._stopping.is_set(), time.monotonic() - started)
@@ -460,9 +411,8 @@ class Batch:
             self._killing.set()
             self.events.message("Cancelling the running gradings (their reports are not written)...")
             with self._lock:
-                for proc in self._running.values():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(proc.pid, signal.SIGINT)
+                for child in self._running.values():
+                    child.interrupt()
 
     def _grade(self, task: Task) -> Outcome:
         student = task.student
@@ -505,7 +455,7 @@ class Batch:
         return outcome
 
     def _run_child(self, task: Task) -> tuple[str, Any]:
-        """Grade ``task`` in a child process: ("report", dict) or (kind, message)."""
+        """Grade ``task`` in a grading process: ("report", dict) or (kind, message)."""
         options = self.options
         job = {
             "submission": str(task.modules),
@@ -517,44 +467,26 @@ class Batch:
             "suites": str(options.suites),
             "sandbox": options.sandbox,
         }
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
-        proc = subprocess.Popen(
-            [sys.executable, "-P", "-c", _WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,  # a terminal Ctrl-C reaches the batch only; it decides
-        )
         with self._lock:
-            self._running[task.student.student_id] = proc
+            child = self._idle.pop() if self._idle else None
+        child = child or GradingProcess()
+        with self._lock:
+            self._running[task.student.student_id] = child
         if self._killing.is_set():
-            os.kill(proc.pid, signal.SIGINT)
+            child.interrupt()
         try:
             limit = 2 * options.budget_s + CHILD_SLACK_S  # the grading's own budget, a retry, provisioning
-            try:
-                out, err = proc.communicate(json.dumps(job).encode(), timeout=limit)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGINT)
-                try:
-                    out, err = proc.communicate(timeout=CANCEL_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    out, err = proc.communicate()
-                return "failed", f"the grading did not finish within {limit:g} s and was stopped"
+            finished = child.grade(job, timeout=limit, grace=CANCEL_GRACE_S)
         finally:
             with self._lock:
                 del self._running[task.student.student_id]
-        try:
-            result = json.loads(out)
-            return str(result["kind"]), result["report"] if result["kind"] == "report" else result["message"]
-        except (ValueError, KeyError, TypeError):
-            if self._killing.is_set():
-                return "cancelled", "the batch was interrupted while this submission was graded"
-            tail = "\n".join(err.decode(errors="replace").splitlines()[-ERROR_TAIL_LINES:])
-            return "failed", f"the grading process exited with code {proc.returncode} and no result:\n{tail}"
+                if child.alive() and not self._killing.is_set():
+                    self._idle.append(child)
+                else:
+                    child.kill()
+        if finished.kind == "ended" and self._killing.is_set():
+            return "cancelled", "the batch was interrupted while this submission was graded"
+        return ("failed" if finished.kind == "ended" else finished.kind), finished.payload
 
     def _write_report(self, report: Report, task: Task) -> None:
         student_id = task.student.student_id
