@@ -683,3 +683,19 @@ def test_student_page_from_grades_csv_shows_only_points_penalties_and_times(tmp_
     alan = (students / "s003.html").read_text(encoding="utf-8")
     assert alan.count("not graded") == 5  # four cells and the note
     assert '<a href="../class.html">' in alan
+
+
+def test_reports_of_unknown_assignments_and_students_are_warned_about_as_grades_csv_ones_are(
+    tmp_path: Path, reports_dir: Path
+) -> None:
+    course = write_course(tmp_path / "course.toml")
+    odd = make_report("s001", ALL_PASSED)
+    odd = replace(odd, assignments=(*odd.assignments, replace(odd.assignments[0], name="hashes_intro")))
+    write_json(odd, reports_dir / "s001.json")
+    book = gradebook.build(reports_dir, course=course)
+    assert book.warnings == (
+        "ignored the scores of assignment 'hashes_intro' (not one of counter, capped_list, set_analytics, "
+        "leaderboard, ttl_cache) of 1 student: s001",
+        "not on the roster of 'Redis Fundamentals', listed after it: s009",
+    )
+    assert book.rows[1].student_id == "s001" and book.rows[1].total == 450
