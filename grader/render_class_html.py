@@ -232,7 +232,7 @@ def _assignments_table(book: Gradebook) -> str:
     rows = "\n".join(_assignment_row(stat) for stat in book.assignment_stats())
     heads = "".join(f"<th class='num'>{h}</th>" for h in ("points", "graded", "mean", "median", "lowest", "highest"))
     return (
-        f'<table id="assignment-stats"><thead><tr><th>assignment</th>{heads}<th>mean</th>'
+        f'<table id="assignment-stats"><thead><tr><th>assignment</th>{heads}<th>mean of points</th>'
         f'<th class="num">late</th></tr></thead>\n<tbody>\n{rows}\n</tbody></table>\n'
     )
 

@@ -62,6 +62,7 @@ ul.tests .hint { grid-column: 2 / 4; margin: 0; color: var(--ink); }
 ul.tests .section { grid-column: 2 / 4; margin: 0; font-size: .85rem; color: var(--muted); }
 h2 .score { float: right; font-variant-numeric: tabular-nums; color: var(--muted); font-weight: 600; }
 .total { font-size: 1.1rem; font-weight: 700; }
+#gradebook td.num, #gradebook td:last-child { white-space: nowrap; }
 """
 
 
