@@ -46,6 +46,7 @@ class Variant:
     ok_returncodes: tuple[int, ...] = (0, 1)  # pytest exits 1 when tests fail; the grader 0 whatever the score
     max_runs: int | None = None  # timed in the first rounds only (a slow row in a quick run)
     outcome: Callable[[Finished], str] = last_line
+    prepare: Callable[[], None] = lambda: None  # untimed, before every run (e.g. clear an output folder)
 
 
 @dataclass
@@ -102,7 +103,8 @@ def _tail(text: str) -> str:
 
 
 def run_once(variant: Variant) -> tuple[Finished | None, str]:
-    """Run ``variant`` once: the finished run (None if it timed out) and an error, or ""."""
+    """Run ``variant`` once after its untimed ``prepare``: the run (None if it timed out) and an error, or ""."""
+    variant.prepare()
     launched = time.time()
     started = time.perf_counter()
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 WIDTH = 62
+UNCLEAN_BATCH = "UNEXPECTED outcomes: not a normal batch (see the table)"
 NAN = float("nan")
 
 
@@ -33,10 +34,26 @@ def _outcomes(row: dict[str, Any]) -> str:
     return text
 
 
+def _skipped(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows this run could not time, and why (``todo`` in results of older runs)."""
+    return list(data.get("skipped", data.get("todo", [])))
+
+
 def _groups(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """The groups that have a row (timed or TODO) in this run."""
-    present = {row["group"] for row in data["variants"].values()} | {row["group"] for row in data["todo"]}
+    """The groups that have a row (timed or skipped) in this run."""
+    present = {row["group"] for row in data["variants"].values()} | {row["group"] for row in _skipped(data)}
     return [(group, title) for group, title in data["groups"].items() if group in present]
+
+
+def _target_text(target: float | str | None) -> str:
+    """A ratio's target as shown: "<= 1.5" (results of older runs hold the bare number of a "<=" target)."""
+    if not target:
+        return ""
+    return target if isinstance(target, str) else f"<= {target}"
+
+
+def _rate(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"
 
 
 def _part(data: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -51,6 +68,7 @@ def text(data: dict[str, Any]) -> str:
     """The whole report as plain text, for the terminal."""
     lines = [_header(data), *_busy(data)]
     lines += _timings_table(data)
+    lines += _throughput(data)
     lines += _ratios_and_targets(data)
     lines += _breakdown(data)
     return "\n".join(lines)
@@ -58,10 +76,17 @@ def text(data: dict[str, Any]) -> str:
 
 def _header(data: dict[str, Any]) -> str:
     m = data["machine"]
-    return (
+    header = (
         f"{m['date']} · {m['cpus']} CPUs · {m['memory']} · Python {m['python']} · {m['redis_server']} · "
         f"commit {m['commit']} · repeat {data['repeat']}"
     )
+    if data.get("throughput"):
+        header += f" (batch rows: {data['batch_rounds']})"
+    if data.get("quick"):
+        header += " · --quick"
+    if data.get("only"):
+        header += f" · --only {' '.join(data['only'])}"
+    return header
 
 
 def _busy(data: dict[str, Any]) -> list[str]:
@@ -91,25 +116,50 @@ def _timings_table(data: dict[str, Any]) -> list[str]:
             span = f"{_seconds(s['min'])}-{_seconds(s['max'])}"
             line = f"  {row['label']:{WIDTH}} {_seconds(s['median']):>7} {iqr:>11} {span:>11} {s['n']}"
             lines.append(f"{line}   {_outcomes(row)}")
-        lines += [f"  {t['label']:{WIDTH}} TODO: {t['status']}" for t in data["todo"] if t["group"] == group]
+        lines += [f"  {t['label']:{WIDTH}} SKIPPED: {t['status']}" for t in _skipped(data) if t["group"] == group]
+    return lines
+
+
+def _throughput(data: dict[str, Any]) -> list[str]:
+    rows = data.get("throughput") or []
+    if not rows:
+        return []
+    title = "batch throughput: submissions per minute (class / wall clock)"
+    lines = ["", f"  {title:{WIDTH}} {'median':>7} {'IQR':>11} {'min-max':>11} n   s per class"]
+    for row in rows:
+        r, seconds = row["per_minute"], _seconds(row["seconds"]["median"])
+        iqr, span = f"{_rate(r['q1'])}-{_rate(r['q3'])}", f"{_rate(r['min'])}-{_rate(r['max'])}"
+        line = f"  {row['label']:{WIDTH}} {_rate(r['median']):>7} {iqr:>11} {span:>11} {r['n']}   {seconds}"
+        lines.append(line + ("" if row.get("clean", True) else f"   {UNCLEAN_BATCH}"))
     return lines
 
 
 def _ratios_and_targets(data: dict[str, Any]) -> list[str]:
-    lines = ["", "ratios (median of round-by-round ratios, min-max)"]
+    lines = ["", "ratios (median of round-by-round ratios, min-max)"] if data["ratios"] else []
     for row in data["ratios"]:
-        goal = f"   target <= {row['target']}" if row["target"] else ""
+        goal = f"   target {_target_text(row['target'])}" if row["target"] else ""
         lines.append(f"  {row['name']:{WIDTH}} {row['median']:6.2f}x  {row['min']:.2f}-{row['max']:.2f}{goal}")
     lines += ["", "targets (issues 3 and 7)"]
     for row in data["targets"]:
-        value = f"{row['value']:.2f} {row['unit']}" if "unit" in row else ""
-        lines.append(f"  {row['name']:{WIDTH}} {value:>8}  {row['status']}")
+        lines.append(f"  {row['name']:{WIDTH}} {_measured(row):>10}  {row['status']}")
     return lines
 
 
+def _measured(target: dict[str, Any]) -> str:
+    if "unit" not in target:
+        return ""
+    unit = target["unit"]
+    return f"{target['value']:.1f}{unit}" if unit == "/min" else f"{target['value']:.2f} {unit}"
+
+
 def grading_rows(data: dict[str, Any]) -> list[tuple[str, float]]:
-    """(label, median seconds) of one sandboxed grading, own server: the pieces, the total, the difference."""
+    """(label, median seconds) of one sandboxed grading, own server: the pieces, the total, the difference.
+
+    Empty when this run left out the rows it needs (``--only``).
+    """
     variants = data["variants"]
+    if not {"cli_startup", "probe_full", "grade_own"} <= variants.keys():
+        return []
     wrapper = _part(data, "wrapper") or {}
     rows = [
         ("grader CLI start-up: python, imports, argument parsing", variants["cli_startup"]["summary"]["median"]),
@@ -144,6 +194,8 @@ def phase_rows(data: dict[str, Any]) -> list[tuple[str, float, float]]:
 
 
 def _breakdown(data: dict[str, Any]) -> list[str]:
+    if not data["breakdown"]:
+        return []  # --only without the parts
     lines = ["", "where the time goes: one sandboxed grading (grader grade, own server), medians"]
     lines += [f"  {label:{WIDTH + 8}} {_ms(seconds):>8}" for label, seconds in grading_rows(data)]
     rows = phase_rows(data)
@@ -238,19 +290,34 @@ def markdown(data: dict[str, Any]) -> str:
             cells = [row["label"], _seconds(s["median"]), f"{_seconds(s['q1'])}-{_seconds(s['q3'])}"]
             cells += [f"{_seconds(s['min'])}-{_seconds(s['max'])}", str(s["n"]), _outcomes(row).replace(" | ", " / ")]
             lines.append("| " + " | ".join(cells) + " |")
-        lines += [f"| {t['label']} | TODO | | | | {t['status']} |" for t in data["todo"] if t["group"] == group]
-    lines += ["", "| ratio (median of round-by-round ratios) | median | min-max | target |", "|---|---:|---:|---:|"]
+        lines += [f"| {t['label']} | SKIPPED | | | | {t['status']} |" for t in _skipped(data) if t["group"] == group]
+    if data.get("throughput"):
+        lines += [
+            "",
+            "| batch throughput | submissions/min | IQR | min-max | n | s per class |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in data["throughput"]:
+            r = row["per_minute"]
+            label = row["label"] + ("" if row.get("clean", True) else f" ({UNCLEAN_BATCH})")
+            cells = [label, _rate(r["median"]), f"{_rate(r['q1'])}-{_rate(r['q3'])}"]
+            cells += [f"{_rate(r['min'])}-{_rate(r['max'])}", str(r["n"]), _seconds(row["seconds"]["median"])]
+            lines.append("| " + " | ".join(cells) + " |")
+    if data["ratios"]:
+        lines += ["", "| ratio (median of round-by-round ratios) | median | min-max | target |", "|---|---:|---:|---:|"]
     for row in data["ratios"]:
-        target = f"<= {row['target']}" if row["target"] else ""
+        target = _target_text(row["target"])
         lines.append(f"| {row['name']} | {row['median']:.2f}x | {row['min']:.2f}-{row['max']:.2f} | {target} |")
     lines += ["", "| target | measured | status |", "|---|---:|---|"]
-    for row in data["targets"]:
-        value = f"{row['value']:.2f} {row['unit']}" if "unit" in row else ""
-        lines.append(f"| {row['name']} | {value} | {row['status']} |")
-    lines += ["", "| one sandboxed grading (own server) | median |", "|---|---:|"]
-    lines += [f"| {label} | {_ms(seconds)} |" for label, seconds in grading_rows(data)]
-    lines += ["", "| inside the grader's pytest process | sandboxed | in-process |", "|---|---:|---:|"]
-    lines += [f"| {label} | {_ms(full)} | {_ms(off)} |" for label, full, off in phase_rows(data)]
+    lines += [f"| {row['name']} | {_measured(row)} | {row['status']} |" for row in data["targets"]]
+    grading = grading_rows(data)
+    if grading:
+        lines += ["", "| one sandboxed grading (own server) | median |", "|---|---:|"]
+        lines += [f"| {label} | {_ms(seconds)} |" for label, seconds in grading]
+    phases = phase_rows(data)
+    if phases:
+        lines += ["", "| inside the grader's pytest process | sandboxed | in-process |", "|---|---:|---:|"]
+        lines += [f"| {label} | {_ms(full)} | {_ms(off)} |" for label, full, off in phases]
     return "\n".join(lines) + "\n"
 
 

@@ -1,10 +1,12 @@
-"""The submissions the benchmark grades: the reference solutions, a buggy one and a hostile one.
+"""The submissions the benchmark grades: the reference solutions, a buggy one, a hostile one, a class.
 
 The buggy submission takes one mutant per assignment from the grader's mutant corpus (the
 first of each ``<assignment>.toml``) and applies all five, so every module loses some points.
 The hostile submission is the solutions with three functions replaced: in ``counter.py`` one
 loops forever and one calls ``os._exit(0)``; in ``ttl_cache.py`` one sleeps 1000 s. Graded with
 a short ``--timeout``, it shows the worst case: per-test timeouts, killed and respawned workers.
+The class (for ``grader batch``) is a mix as at a deadline: correct, buggy, untouched stubs, and
+one broken submission (a syntax error in ``counter.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from grader.mutants import Mutant, load_mutants, mutate_source
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
 MUTANTS = REPO_ROOT / "tests" / "grader" / "mutants"
+STUBS = REPO_ROOT / "assignments"
+CLASS_MIX = ("correct", "correct", "buggy", "stubs")  # students 1, 2, ... take these in turn; student 0 is broken
+BROKEN_MODULE, BROKEN_SOURCE = "counter.py", "def record_pageview(:\n"
 
 
 @dataclass(frozen=True)
@@ -78,3 +83,24 @@ def write_buggy(out: Path, *, solutions: Path = SOLUTIONS) -> tuple[Path, list[s
 def write_hostile(out: Path, *, solutions: Path = SOLUTIONS) -> Path:
     """The solutions with an infinite loop, an ``os._exit(0)`` and a 1000 s sleep (see the module docstring)."""
     return write_replaced(HOSTILE, out=out, solutions=solutions)
+
+
+def write_class(folder: Path, *, students: int) -> dict[str, str]:
+    """``students`` submission folders ``folder/s000``, ``s001``, ...; returns each student id's kind.
+
+    Student 0 is ``broken`` (the solutions with a syntax error in ``counter.py``); the others are
+    ``correct``, ``correct``, ``buggy`` (see :func:`write_buggy`) and ``stubs`` (``assignments/``) in
+    turn: a class of 50 has 25 correct, 12 buggy, 12 stubs and 1 broken submission.
+    """
+    kinds: dict[str, str] = {}
+    for index in range(students):
+        student, kind = f"s{index:03d}", CLASS_MIX[index % len(CLASS_MIX)] if index else "broken"
+        target = folder / student
+        if kind == "buggy":
+            write_buggy(target)
+        else:
+            write_replaced((), out=target, solutions=STUBS if kind == "stubs" else SOLUTIONS)
+        if kind == "broken":
+            (target / BROKEN_MODULE).write_text(BROKEN_SOURCE, encoding="utf-8")
+        kinds[student] = kind
+    return kinds
