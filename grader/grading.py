@@ -8,12 +8,8 @@ runs; a test that leaves no trusted result scores 0, so ``max_score`` never shri
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,6 +23,7 @@ from grader.errors import GraderFailure
 from grader.redis_server import Provisioned, provision
 from grader.report import AssignmentResult, RedisInfo, Report, TestResult
 from grader.submission import copy_modules, locate
+from grader.suite_process import ForkServer, launch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 HIDDEN_SUITES = PACKAGE_DIR.parent / "tests" / "hidden"
@@ -55,8 +52,11 @@ class GradeOptions:
     sandbox: Literal["auto", "full", "reduced", "off"] = "auto"
 
 
-def grade(submission: Path, *, options: GradeOptions = GradeOptions()) -> Report:
+def grade(submission: Path, *, options: GradeOptions = GradeOptions(), launcher: ForkServer | None = None) -> Report:
     """Grade ``submission`` (a folder of modules, or a repository with ``assignments/``).
+
+    The suites run in a new ``python -I -m pytest`` process, or in one forked from ``launcher``
+    when given (a batch's warm fork server; a new process if the server fails).
 
     Raises ``SubmissionError`` for an unusable submission, ``ProvisioningError`` when no Redis can
     be had, ``GraderError`` when the suites could not run at all.
@@ -72,13 +72,25 @@ def grade(submission: Path, *, options: GradeOptions = GradeOptions()) -> Report
         problems = copy_modules(source, modules)
         with provision(redis_url=options.redis_url, backend=options.backend) as server:
             run = _run_suites(
-                targets=[str(f) for f in files], modules=modules, server=server, options=options, workspace=workspace
+                targets=[str(f) for f in files],
+                modules=modules,
+                server=server,
+                options=options,
+                workspace=workspace,
+                launcher=launcher,
             )
             collected, outcomes = _read_results(run)
         if retry := _infrastructure_failures(collected, outcomes, run, options):
             # Once more, on a fresh server: a fault outside the submission must not cost points.
             with provision(redis_url=options.redis_url, backend=options.backend) as server:
-                rerun = _run_suites(targets=retry, modules=modules, server=server, options=options, workspace=workspace)
+                rerun = _run_suites(
+                    targets=retry,
+                    modules=modules,
+                    server=server,
+                    options=options,
+                    workspace=workspace,
+                    launcher=launcher,
+                )
                 outcomes.update(_read_results(rerun)[1])
     return _build_report(
         collected=collected,
@@ -110,14 +122,16 @@ def _infrastructure_failures(
 
 
 def _run_suites(
-    *, targets: list[str], modules: Path, server: Provisioned, options: GradeOptions, workspace: Path
+    *,
+    targets: list[str],
+    modules: Path,
+    server: Provisioned,
+    options: GradeOptions,
+    workspace: Path,
+    launcher: ForkServer | None,
 ) -> _Run:
     results = workspace / f"results-{time.monotonic_ns()}.jsonl"
-    argv = [
-        sys.executable,
-        "-I",
-        "-m",
-        "pytest",
+    argv = [  # for python -I -m pytest
         "-c",
         str(TRUSTED_INI),
         "--rootdir",
@@ -148,35 +162,8 @@ def _run_suites(
         # Trusted configuration only: no third-party pytest plugin that happens to be installed.
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
-    proc = subprocess.Popen(
-        argv,
-        cwd=workspace,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=options.budget_s)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        output = b""
-    finally:
-        _kill_group(proc)
-    code = proc.returncode if proc.returncode is not None else -9
-    return _Run(code, timed_out, output[-OUTPUT_CAP:].decode(errors="replace"), results)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the run's whole process group, including anything the tests left behind."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
+    run = launch(argv, fork_server=launcher, env=env, cwd=workspace, timeout=options.budget_s, keep=OUTPUT_CAP)
+    return _Run(run.returncode, run.timed_out, run.output.decode(errors="replace"), results)
 
 
 def _read_results(run: _Run) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

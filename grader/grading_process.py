@@ -1,7 +1,8 @@
 """Long-lived grading processes: each grades one submission at a time, sent to it as a line of JSON.
 
 A batch keeps one such process per job slot, so a class of fifty pays for an interpreter and the
-grader's imports once per slot rather than once per student. The process only orchestrates: it
+grader's imports once per slot rather than once per student; each one keeps a warm fork server
+(``grader.suite_process``) from which every grading's pytest process is forked. The process only orchestrates: it
 provisions a disposable Redis and runs the hidden suites in their own process (``grader.grading``),
 so no student code ever runs in it and it can safely grade the next submission. Anything that
 goes wrong with it (a crash, a timeout, an interrupt) ends it; the batch then starts a fresh one.
@@ -32,6 +33,7 @@ from typing import IO, Any
 from grader.errors import GraderFailure
 from grader.grading import GradeOptions, grade
 from grader.submission import SubmissionError
+from grader.suite_process import ForkServer
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 ERROR_TAIL_LINES = 20
@@ -184,15 +186,16 @@ def main() -> None:
 
     threading.Thread(target=watch_parent, daemon=True).start()
     try:
-        for line in sys.stdin:
-            if line.strip():
-                results.write(json.dumps(grade_job(json.loads(line))) + "\n")
-                results.flush()
+        with ForkServer() as launcher:
+            for line in sys.stdin:
+                if line.strip():
+                    results.write(json.dumps(grade_job(json.loads(line), launcher=launcher)) + "\n")
+                    results.flush()
     except KeyboardInterrupt:
         sys.exit(130)
 
 
-def grade_job(job: dict[str, Any]) -> dict[str, Any]:
+def grade_job(job: dict[str, Any], *, launcher: ForkServer | None = None) -> dict[str, Any]:
     """One job's result line: the report, or why there is none."""
     options = GradeOptions(
         assignments=tuple(job["assignments"]),
@@ -204,7 +207,8 @@ def grade_job(job: dict[str, Any]) -> dict[str, Any]:
         sandbox=job["sandbox"],
     )
     try:
-        return {"kind": "report", "report": grade(Path(job["submission"]), options=options).to_dict()}
+        report = grade(Path(job["submission"]), options=options, launcher=launcher)
+        return {"kind": "report", "report": report.to_dict()}
     except SubmissionError as exc:
         return {"kind": "unusable", "message": str(exc)}
     except GraderFailure as exc:

@@ -7,6 +7,9 @@ every suite uses (``impl``, ``r``, ``trace``, ``make_client``, ``unreachable_cli
 
 Load it with ``-p grader.pytest_plugin``. Options choose the implementation under test
 (``--grader-impl``) and the server (``--grader-redis``: a redis URL, or ``fake``).
+
+PYTEST_DONT_REWRITE: pytest leaves this module's asserts alone, so a fork server
+(``grader.suite_process``) may import it before pytest starts.
 """
 
 from __future__ import annotations
