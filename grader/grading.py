@@ -80,6 +80,7 @@ def grade(submission: Path, *, options: GradeOptions = GradeOptions(), launcher:
                 launcher=launcher,
             )
             collected, outcomes = _read_results(run)
+            _check_collected(collected, options.assignments, run)
         if retry := _infrastructure_failures(collected, outcomes, run, options):
             # Once more, on a fresh server: a fault outside the submission must not cost points.
             with provision(redis_url=options.redis_url, backend=options.backend) as server:
@@ -138,6 +139,9 @@ def _run_suites(
         str(options.suites),
         "-q",
         "--no-header",
+        # The trusted results file carries every outcome; printing each failure's full traceback
+        # only cost CPU (2.5x the whole run for a submission of stubs). One line says enough.
+        "--tb=line",
         "-p",
         "no:cacheprovider",
         "-p",
@@ -181,9 +185,23 @@ def _read_results(run: _Run) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]
             elif record.get("kind") == "result":
                 outcomes[record["id"]] = record
     if collected is None:
-        tail = "\n".join(run.output.splitlines()[-15:])
-        raise GraderError(f"the hidden suites did not start (pytest exit {run.returncode}):\n{tail}")
+        raise GraderError(f"the hidden suites did not start (pytest exit {run.returncode}):\n{_tail(run)}")
     return collected, outcomes
+
+
+def _check_collected(collected: dict[str, Any], names: tuple[str, ...], run: _Run) -> None:
+    """Every requested assignment has tests: a hidden suite that cannot even be collected (an
+    instructor's error) fails the grading rather than reporting 0 of 0 points."""
+    found = {test["assignment"] for test in collected["tests"]}
+    if empty := [name for name in names if name not in found]:
+        raise GraderError(
+            f"the hidden suites of {', '.join(empty)} have no test that could be collected "
+            f"(pytest exit {run.returncode}):\n{_tail(run)}"
+        )
+
+
+def _tail(run: _Run) -> str:
+    return "\n".join(run.output.splitlines()[-15:])
 
 
 def _build_report(

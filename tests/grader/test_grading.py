@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader import assignments
-from grader.grading import GradeOptions, grade
+from grader.grading import GradeOptions, GraderError, grade
 from grader.report import Report
 
 from .conftest import ALTERNATIVES, HIDDEN, SOLUTIONS, STUBS
@@ -211,3 +211,11 @@ def test_one_module_patching_redis_cannot_touch_another_assignment(tmp_path: Pat
     report = grade(_submission(tmp_path, counter=saboteur), options=GradeOptions())
     assert report.isolation in {"full", "reduced"}  # student code ran in workers, not in the test process
     assert _scores(report)["leaderboard"] == 100
+
+
+def test_a_hidden_suite_that_cannot_be_collected_fails_the_grading_not_the_student(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    shutil.copytree(HIDDEN, suites)
+    (suites / "test_leaderboard.py").write_text("import module_the_instructor_forgot\n")
+    with pytest.raises(GraderError, match=r"(?s)leaderboard have no test.*module_the_instructor_forgot"):
+        _grade(SOLUTIONS, None, suites=suites, assignments=("counter", "leaderboard"))
