@@ -139,7 +139,7 @@ def _ratios_and_targets(data: dict[str, Any]) -> list[str]:
     for row in data["ratios"]:
         goal = f"   target {_target_text(row['target'])}" if row["target"] else ""
         lines.append(f"  {row['name']:{WIDTH}} {row['median']:6.2f}x  {row['min']:.2f}-{row['max']:.2f}{goal}")
-    lines += ["", "targets (issues 3 and 7)"]
+    lines += ["", "targets (issues 3 and 7)"] if data["targets"] else []
     for row in data["targets"]:
         lines.append(f"  {row['name']:{WIDTH}} {_measured(row):>10}  {row['status']}")
     return lines
@@ -308,7 +308,7 @@ def markdown(data: dict[str, Any]) -> str:
     for row in data["ratios"]:
         target = _target_text(row["target"])
         lines.append(f"| {row['name']} | {row['median']:.2f}x | {row['min']:.2f}-{row['max']:.2f} | {target} |")
-    lines += ["", "| target | measured | status |", "|---|---:|---|"]
+    lines += ["", "| target | measured | status |", "|---|---:|---|"] if data["targets"] else []
     lines += [f"| {row['name']} | {_measured(row)} | {row['status']} |" for row in data["targets"]]
     grading = grading_rows(data)
     if grading:
