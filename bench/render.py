@@ -19,7 +19,8 @@ NAN = float("nan")
 
 
 def _seconds(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.2f}"
+    """Two decimals; one from 100 s on (a batch row), so the columns keep their width."""
+    return "-" if math.isnan(value) else f"{value:.1f}" if value >= 100 else f"{value:.2f}"
 
 
 def _ms(value: float) -> str:
