@@ -27,6 +27,7 @@ import redis
 from measure import Finished, Variant, last_line, run_rounds, summarize
 
 from grader import assignments
+from grader.grading import GradeOptions, suite_args, suite_env
 from grader.redis_proxy import TracingProxy
 from grader.redis_server import DisposableRedis, find_server_binary
 from grader.sandbox import full_mode_unavailable, plan
@@ -35,7 +36,6 @@ from grader.submission import copy_modules, import_module
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).resolve().with_name("probe.py")
-TRUSTED_INI = REPO_ROOT / "grader" / "hidden.ini"
 SUITES = REPO_ROOT / "tests" / "hidden"
 SOLUTIONS = REPO_ROOT / "solutions"
 SLOWEST = 6
@@ -79,25 +79,17 @@ class Setup:
 
 
 def _grading_env(workspace: Path) -> dict[str, str]:
-    """The environment ``grader.grading`` gives the suites' process (keep in step with ``_run_suites``)."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(workspace),
-        "TMPDIR": str(workspace),
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    }
+    """The environment ``grader.grading`` gives the suites' process."""
+    return suite_env(workspace)
 
 
 def _suite_args(*, modules: Path, redis_url: str, results: Path, sandbox: str) -> list[str]:
-    """pytest's arguments as ``grader.grading._run_suites`` passes them (as of fe5bf4f; keep in step)."""
+    """pytest's arguments as ``grader.grading`` passes them, for the reference solutions."""
     files = [str(SUITES / f"test_{name}.py") for name in assignments.NAMES]
-    return [
-        "-c", str(TRUSTED_INI), "--rootdir", str(SUITES), "-q", "--no-header", "-p", "no:cacheprovider",
-        "-p", "pytest_timeout", "--timeout=10", "--grader-impl", str(modules), "--grader-redis", redis_url,
-        "--grader-results", str(results), "--grader-sandbox", sandbox, *files,
-    ]  # fmt: skip
+    options = GradeOptions(suites=SUITES)
+    return suite_args(
+        targets=files, modules=modules, redis_url=redis_url, sandbox=sandbox, results=results, options=options
+    )
 
 
 class PhaseProbe:

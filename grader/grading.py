@@ -132,32 +132,42 @@ def _run_suites(
     launcher: ForkServer | None,
 ) -> _Run:
     results = workspace / f"results-{time.monotonic_ns()}.jsonl"
-    argv = [  # for python -I -m pytest
-        "-c",
-        str(TRUSTED_INI),
-        "--rootdir",
-        str(options.suites),
-        "-q",
-        "--no-header",
+    argv = suite_args(
+        targets=targets,
+        modules=modules,
+        redis_url=server.url,
+        sandbox=options.sandbox if server.backend == "real" else "off",
+        results=results,
+        options=options,
+    )
+    env = suite_env(workspace)
+    run = launch(argv, fork_server=launcher, env=env, cwd=workspace, timeout=options.budget_s, keep=OUTPUT_CAP)
+    return _Run(run.returncode, run.timed_out, run.output.decode(errors="replace"), results)
+
+
+def suite_args(
+    *, targets: list[str], modules: Path, redis_url: str, sandbox: str, results: Path, options: GradeOptions
+) -> list[str]:
+    """The arguments of ``python -I -m pytest`` that run the hidden suites as a grading does."""
+    return [
+        "-c", str(TRUSTED_INI), "--rootdir", str(options.suites), "-q", "--no-header",
         # The trusted results file carries every outcome; printing each failure's full traceback
         # only cost CPU (2.5x the whole run for a submission of stubs). One line says enough.
         "--tb=line",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "pytest_timeout",  # with autoload off below, the only plugins are the ones named here
+        "-p", "no:cacheprovider",
+        "-p", "pytest_timeout",  # with autoload off (suite_env), the only plugins are the ones named here
         f"--timeout={options.per_test_timeout_s:g}",
-        "--grader-impl",
-        str(modules),
-        "--grader-redis",
-        server.url,
-        "--grader-results",
-        str(results),
-        "--grader-sandbox",
-        options.sandbox if server.backend == "real" else "off",
+        "--grader-impl", str(modules),
+        "--grader-redis", redis_url,
+        "--grader-results", str(results),
+        "--grader-sandbox", sandbox,
         *targets,
-    ]
-    env = {
+    ]  # fmt: skip
+
+
+def suite_env(workspace: Path) -> dict[str, str]:
+    """The whole environment of the suites' process: nothing of the grader's own is passed on."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workspace),
         "TMPDIR": str(workspace),
@@ -166,8 +176,6 @@ def _run_suites(
         # Trusted configuration only: no third-party pytest plugin that happens to be installed.
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
-    run = launch(argv, fork_server=launcher, env=env, cwd=workspace, timeout=options.budget_s, keep=OUTPUT_CAP)
-    return _Run(run.returncode, run.timed_out, run.output.decode(errors="replace"), results)
 
 
 def _read_results(run: _Run) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
