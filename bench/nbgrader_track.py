@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -34,21 +33,6 @@ SETUP_TIMEOUT_S = 600.0
 
 def available() -> bool:
     return importlib.util.find_spec("nbgrader") is not None
-
-
-def nbgrader_env(base: Mapping[str, str], *, home: Path, redis_url: str | None = None) -> dict[str, str]:
-    """``base`` with Jupyter's configuration and data under ``home`` (not the user's) and the venv on PATH."""
-    env = {k: v for k, v in base.items() if k != "REDIS_URL"}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",  # nbgrader runs `alembic`
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        IPYTHONDIR=str(home / "ipython"),
-    )
-    if redis_url is not None:
-        env["REDIS_URL"] = redis_url
-    return env
 
 
 def _run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> None:
@@ -103,6 +87,8 @@ def build_variant(
     *, course: Path, grader_argv: Sequence[str], base_env: Mapping[str, str], redis_url: str, label: str, group: str
 ) -> Variant:
     """Set the course up in ``course`` (see :func:`set_up`) and return the timed autograde row."""
+    from grader.notebooks import nbgrader_env  # needs the notebooks extra, which available() checked
+
     course.mkdir(parents=True, exist_ok=True)
     env = nbgrader_env(base_env, home=course.parent / "jupyter")
     set_up(course, grader_argv=grader_argv, env=env)

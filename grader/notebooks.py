@@ -20,8 +20,10 @@ import ast
 import hashlib
 import inspect
 import json
+import os
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -614,3 +616,20 @@ def _edited_by_hand(path: Path) -> bool:
             return True
     match = re.search(r"\(sha256 ([0-9a-f]{64})\)", text)
     return match is None or _text_digest(text.replace(match.group(1), "{digest}", 1)) != match.group(1)
+
+
+def nbgrader_env(base: Mapping[str, str], *, home: Path, redis_url: str | None = None) -> dict[str, str]:
+    """``base`` for running nbgrader with Jupyter's configuration and data under ``home`` (not the
+    user's), this interpreter's scripts first on PATH (nbgrader runs ``alembic``), and REDIS_URL
+    set to ``redis_url`` (dropped when None)."""
+    env = {k: v for k, v in base.items() if k != "REDIS_URL"}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+    )
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    return env

@@ -41,6 +41,7 @@ from grader.notebooks import (
     NotebookError,
     build_notebook,
     docstring_markdown,
+    nbgrader_env,
     notebook_path,
     parse_solution,
     parse_suite,
@@ -470,17 +471,7 @@ def test_notebooks_grade_mutants_as_grader_grade_does(course: Path, fake_only: N
 
 def nbgrader(course: Path, *args: str, redis_url: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the nbgrader command line in ``course``, isolated from the user's Jupyter configuration."""
-    home = course.parent / "jupyter"
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",  # nbgrader runs `alembic`
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        IPYTHONDIR=str(home / "ipython"),
-    )
-    if redis_url is not None:
-        env["REDIS_URL"] = redis_url
+    env = nbgrader_env(os.environ, home=course.parent / "jupyter", redis_url=redis_url)
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True, text=True, timeout=600
     )
