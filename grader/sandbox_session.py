@@ -4,12 +4,14 @@ The hidden suites' trusted process owns this session. Student modules are import
 only inside a worker, one worker per assignment so that one module cannot change another's
 behaviour; the worker reaches Redis only through the trusted proxy (which records
 the command trace) and only as a Redis user that cannot run admin, dangerous, scripting or
-blocking commands. A worker that times out, crashes or exits is killed with everything it
-started, and the next test gets a fresh one.
+blocking commands. Workers are forked by one confined zygote (``grader.zygote``), started with the
+session so that its boot overlaps test collection, and started again should it die. A worker that
+times out, crashes or exits is killed with everything it started, and the next test gets a fresh one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -19,14 +21,15 @@ from typing import Any, Literal
 
 import redis
 
-from grader import worker as worker_script
 from grader.assignments import Assignment
 from grader.redis_proxy import TracingProxy
 from grader.redis_server import CLIENT_LIMITS
-from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerProcess, WorkerTimeout, start_worker
-from grader.sandbox import Confinement, plan, prepare_workspace
+from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
+from grader.sandbox import Confinement, plan, prepare_workspace, worker_uid
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
+from grader.zygote_client import SCRIPTS, ZygoteProcess
 
+PACKAGE_DIR = Path(__file__).resolve().parent
 STUDENT_USER_PREFIX = "student-"
 # What student code may not run: server administration, anything dangerous (KEYS, FLUSHALL,
 # DEBUG, ...), Lua and functions, commands that block the server or a connection, pub/sub.
@@ -70,7 +73,10 @@ class SandboxSession:
         self._worker: WorkerProcess | None = None
         self._worker_assignment = ""
         self._spare: tuple[str, WorkerProcess] | None = None
+        self._zygote: ZygoteProcess | None = None
+        self._zygotes = 0
         self._spawned = 0
+        self._uids: set[int] = set()
         self._order: list[str] = []
         self._imported: dict[str, list[str]] = {}
         self._broken: dict[str, ModuleProblem] = {}
@@ -81,7 +87,7 @@ class SandboxSession:
         return self._confinement
 
     def start(self) -> None:
-        """Create the Redis user, copy the modules and the worker script, start the proxy."""
+        """Create the Redis user, copy the modules and the zygote's scripts, start the proxy and the zygote."""
         admin = redis.Redis.from_url(self._admin_url, decode_responses=True)
         try:
             admin.acl_setuser(
@@ -102,16 +108,24 @@ class SandboxSession:
             admin.close()
         for module in self._modules.glob("*.py"):
             shutil.copyfile(module, self._work / module.name)
-        shutil.copyfile(worker_script.__file__, self._work / "worker.py")
+        for script in SCRIPTS:
+            shutil.copyfile(PACKAGE_DIR / script, self._work / script)
         prepare_workspace(self._work)
         self._proxy.start()
+        self._zygote = self._start_zygote()
 
     def close(self) -> None:
-        """Kill the workers, stop the proxy, remove the Redis user and every temporary file."""
+        """Kill the workers and the zygote, stop the proxy, remove the Redis user and every temporary file.
+
+        When it returns, no process that student code started is left.
+        """
         self.kill_worker()
         if self._spare is not None:
             self._spare[1].kill()
             self._spare = None
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
         self._proxy.stop()
         try:
             admin = redis.Redis.from_url(self._admin_url, decode_responses=True, socket_timeout=2)
@@ -140,18 +154,29 @@ class SandboxSession:
         """The assignments in the order their tests will run, so the next worker can boot early."""
         self._order = order
 
-    def _spawn(self, assignment: str) -> WorkerProcess:
-        """Start a worker; it boots (Python, redis-py) in the background until ``hello`` is sent."""
-        c = self._confinement
-        self._spawned += 1
-        return start_worker(
-            python=c.python,
-            worker_script=c.work_in_view / "worker.py",
-            modules=c.work_in_view,
-            argv_prefix=c.argv_prefix,
-            site_dirs=c.site_dirs,
-            env=c.env,
+    def _start_zygote(self) -> ZygoteProcess:
+        """Start a zygote; it boots (Python, redis-py) in the background, and forks once it is ready."""
+        self._zygotes += 1
+        return ZygoteProcess(
+            confinement=self._confinement,
             cwd=self._work,
+            stdout=self._trusted_dir / f"zygote-{self._zygotes}.stdout",
+            stderr=self._trusted_dir / f"zygote-{self._zygotes}.stderr",
+        )
+
+    def _spawn(self, assignment: str) -> WorkerProcess:
+        """Fork a worker from the zygote (a new zygote if it died); raises WorkerDied if that fails."""
+        if self._zygote is None or not self._zygote.alive():
+            if self._zygote is not None:
+                self._zygote.close()
+            self._zygote = self._start_zygote()
+        uid = None
+        if self._confinement.worker_uids:
+            uid = worker_uid(taken=self._uids)
+            self._uids.add(uid)
+        self._spawned += 1
+        return self._zygote.start_worker(
+            uid=uid,
             # Fresh files per worker: a flood from one module (capped by the file-size limit)
             # must not kill a later module's worker that prints a line.
             stdout=self._trusted_dir / f"{assignment}-{self._spawned}.stdout",
@@ -183,7 +208,8 @@ class SandboxSession:
         upcoming = self._order[self._order.index(after) + 1 :] if after in self._order else []
         following = next((a for a in upcoming if a not in self._broken), None)
         if following is not None and (self._work / f"{following}.py").is_file():
-            self._spare = (following, self._spawn(following))
+            with contextlib.suppress(WorkerError):  # no spare: the worker is forked when it is needed
+                self._spare = (following, self._spawn(following))
 
     def implementation(self, assignment: Assignment, client_name: Callable[[object], str]) -> Implementation:
         """The assignment's module, imported in the worker; ``ModuleProblem`` when it cannot be used."""
