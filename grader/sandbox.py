@@ -178,8 +178,10 @@ def _reduced(*, work: Path, reason: str, limits: Limits) -> Confinement:
 
 
 def prepare_workspace(work: Path) -> None:
-    """Make the workspace readable (not writable) by the unprivileged worker users."""
+    """Make the workspace (and its folders) readable, not writable, by the unprivileged worker users."""
     work.chmod(0o755)
     for entry in work.iterdir():
         if entry.is_file():
             entry.chmod(0o644)
+        elif entry.is_dir() and not entry.is_symlink():
+            prepare_workspace(entry)

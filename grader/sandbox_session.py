@@ -27,9 +27,8 @@ from grader.redis_server import CLIENT_LIMITS
 from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
 from grader.sandbox import Confinement, plan, prepare_workspace, worker_uid
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
-from grader.zygote_client import SCRIPTS, ZygoteProcess
+from grader.zygote_client import ZygoteProcess, install_scripts
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 STUDENT_USER_PREFIX = "student-"
 # What student code may not run: server administration, anything dangerous (KEYS, FLUSHALL,
 # DEBUG, ...), Lua and functions, commands that block the server or a connection, pub/sub.
@@ -108,8 +107,7 @@ class SandboxSession:
             admin.close()
         for module in self._modules.glob("*.py"):
             shutil.copyfile(module, self._work / module.name)
-        for script in SCRIPTS:
-            shutil.copyfile(PACKAGE_DIR / script, self._work / script)
+        install_scripts(self._work)
         prepare_workspace(self._work)
         self._proxy.start()
         self._zygote = self._start_zygote()

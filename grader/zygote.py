@@ -44,6 +44,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +170,8 @@ class Zygote:
         if pid == 0:
             try:
                 self._become_worker(fds, uid=uid, limits=limits)
+            except BaseException:
+                traceback.print_exc()
             finally:
                 os._exit(70)
         _close_all(fds)
@@ -267,6 +270,8 @@ class Zygote:
             time.sleep(KILL_POLL_S)
 
     def _kill_everything(self) -> None:
+        if os.getpid() == 1:
+            return  # the end of the PID namespace's init takes every process in it along
         deadline = time.monotonic() + KILL_DEADLINE_S
         for worker in self._workers.values():
             if worker.uid is not None and not worker.killed:
@@ -348,8 +353,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Boot (imports, subreaper), then serve the control socket until it closes."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Boot (imports, subreaper), then serve the control socket until it closes, and exit."""
     args = _parse_args(argv)
     confine = _load("grader_sandbox_init", Path(__file__).resolve().with_name("sandbox_init.py"))
     worker = _load("grader_worker", args.worker)
@@ -360,8 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.set_inheritable(args.control_fd, False)
     control = socket.socket(fileno=args.control_fd)
     gc.freeze()  # what the boot allocated stays shared with the children (no copy-on-write by the collector)
-    return Zygote(control=control, worker=worker, confine=confine, modules=args.modules).serve()
+    code = Zygote(control=control, worker=worker, confine=confine, modules=args.modules).serve()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)  # no interpreter teardown: closing a session waits for this exit
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,7 +1,7 @@
 """The trusted side of the zygote: start it confined, have it fork workers, kill them with all they started.
 
-A :class:`ZygoteProcess` starts ``zygote.py`` (copied into the workspace, behind the confinement's
-``argv_prefix``) with one end of a SOCK_SEQPACKET socketpair and speaks the control protocol
+A :class:`ZygoteProcess` starts ``zygote.py`` (copied into the workspace by :func:`install_scripts`,
+behind the confinement's ``argv_prefix``) with one end of a SOCK_SEQPACKET socketpair and speaks the control protocol
 documented in :mod:`grader.zygote`. :meth:`ZygoteProcess.start_worker` returns a connected
 :class:`~grader.rpc.WorkerProcess` whose process is a :class:`ZygoteChild`. One reader thread takes
 the zygote's replies and exit events; any thread may ask. When the zygote dies, its workers are
@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import itertools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,7 +32,16 @@ KILL_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 10.0
 READER_JOIN_S = 2.0
 SCRIPTS = ("zygote.py", "worker.py", "sandbox_init.py")
-"""The files the zygote needs beside the student modules (``grader/<name>``, copied in)."""
+# A folder of their own: the folder of the student modules holds nothing else that a worker imported.
+SCRIPTS_DIR = "_sandbox"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def install_scripts(work: Path) -> None:
+    """Copy the files the zygote runs (``grader/<name>`` for each of ``SCRIPTS``) into the workspace ``work``."""
+    (work / SCRIPTS_DIR).mkdir(exist_ok=True)
+    for script in SCRIPTS:
+        shutil.copyfile(PACKAGE_DIR / script, work / SCRIPTS_DIR / script)
 
 
 class ZygoteChild:
@@ -67,7 +77,7 @@ class ZygoteProcess:
     def __init__(self, *, confinement: Confinement, cwd: Path, stdout: Path, stderr: Path) -> None:
         self._confinement = confinement
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        scripts = confinement.work_in_view
+        scripts = confinement.work_in_view / SCRIPTS_DIR
         try:
             argv = [
                 *confinement.argv_prefix,
@@ -105,6 +115,10 @@ class ZygoteProcess:
         self._reader = threading.Thread(target=self._read_loop, name=f"zygote-{self._process.pid}", daemon=True)
         self._reader.start()
         _LIVE.add(self)
+
+    @property
+    def confinement(self) -> Confinement:
+        return self._confinement
 
     @property
     def pid(self) -> int:

@@ -7,21 +7,21 @@ starts takes this test's token as its name, so the checks can find it from outsi
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from grader import assignments
 from grader.rpc import WorkerDied, WorkerProcess
 from grader.sandbox import full_mode_unavailable, plan, prepare_workspace, worker_uid
-from grader.sandbox_session import PACKAGE_DIR, SandboxSession
-from grader.zygote_client import SCRIPTS, ZygoteProcess
+from grader.sandbox_session import SandboxSession
+from grader.zygote_client import PACKAGE_DIR, ZygoteProcess, install_scripts
 
 FULL = pytest.param(
     "full",
@@ -144,17 +144,21 @@ def token() -> str:
     return "zyg" + uuid.uuid4().hex[:12]
 
 
-@pytest.fixture(params=MODES)
-def zygote(request: pytest.FixtureRequest, tmp_path: Path, token: str) -> Iterator[ZygoteProcess]:
-    """A zygote over a workspace holding the probe module, in each sandbox mode."""
+def start_zygote(tmp_path: Path, mode: Literal["full", "reduced"]) -> ZygoteProcess:
+    """A zygote over a workspace holding the probe module."""
     work = tmp_path / "work"
     work.mkdir()
-    for script in SCRIPTS:
-        shutil.copyfile(PACKAGE_DIR / script, work / script)
+    install_scripts(work)
     (work / "probe.py").write_text(PROBE)
     prepare_workspace(work)
-    confinement = plan(work=work, hide=(PACKAGE_DIR.parent,), mode=request.param)
-    process = ZygoteProcess(confinement=confinement, cwd=work, stdout=tmp_path / "z.out", stderr=tmp_path / "z.err")
+    confinement = plan(work=work, hide=(PACKAGE_DIR.parent,), mode=mode)
+    return ZygoteProcess(confinement=confinement, cwd=work, stdout=tmp_path / "z.out", stderr=tmp_path / "z.err")
+
+
+@pytest.fixture(params=MODES)
+def zygote(request: pytest.FixtureRequest, tmp_path: Path, token: str) -> Iterator[ZygoteProcess]:
+    """A zygote in each sandbox mode."""
+    process = start_zygote(tmp_path, request.param)
     yield process
     process.close()
     for pid in named(token):  # a failed check must not leave sleepers behind
@@ -163,15 +167,11 @@ def zygote(request: pytest.FixtureRequest, tmp_path: Path, token: str) -> Iterat
 
 def start(zygote: ZygoteProcess, tmp_path: Path) -> tuple[WorkerProcess, int | None]:
     """A worker with the probe imported, and its uid (None in reduced mode)."""
-    uid = worker_uid() if zygote_mode(zygote) == "full" else None
+    uid = worker_uid() if zygote.confinement.worker_uids else None
     worker = zygote.start_worker(uid=uid, stdout=tmp_path / "w.out", stderr=tmp_path / "w.err")
     worker.hello("unix:///nowhere")
     assert worker.import_module("probe") == ["detach", "list_tmp", "orphans", "whoami", "write_tmp"]
     return worker, uid
-
-
-def zygote_mode(zygote: ZygoteProcess) -> str:
-    return zygote._confinement.mode
 
 
 def call(worker: WorkerProcess, function: str, *args: object) -> object:
@@ -180,18 +180,7 @@ def call(worker: WorkerProcess, function: str, *args: object) -> object:
 
 @pytest.mark.skipif(full_mode_unavailable() is not None, reason="needs the full sandbox")
 def test_full_mode_workers_have_distinct_uids_and_private_temp_dirs(tmp_path: Path) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    for script in SCRIPTS:
-        shutil.copyfile(PACKAGE_DIR / script, work / script)
-    (work / "probe.py").write_text(PROBE)
-    prepare_workspace(work)
-    zygote = ZygoteProcess(
-        confinement=plan(work=work, hide=(PACKAGE_DIR.parent,), mode="full"),
-        cwd=work,
-        stdout=tmp_path / "z.out",
-        stderr=tmp_path / "z.err",
-    )
+    zygote = start_zygote(tmp_path, "full")
     try:
         (first, first_uid), (second, second_uid) = start(zygote, tmp_path), start(zygote, tmp_path)
         assert first_uid != second_uid
