@@ -86,7 +86,20 @@ class SandboxSession:
         return self._confinement
 
     def start(self) -> None:
-        """Create the Redis user, copy the modules and the zygote's scripts, start the proxy and the zygote."""
+        """Copy the modules and the zygote's scripts, start the zygote, create the Redis user, start the proxy."""
+        for module in self._modules.glob("*.py"):
+            shutil.copyfile(module, self._work / module.name)
+        install_scripts(self._work)
+        prepare_workspace(self._work)
+        self._zygote = self._start_zygote()  # first: it boots while the rest is set up and the tests are collected
+        try:
+            self._create_redis_user()
+            self._proxy.start()
+        except BaseException:
+            self._zygote.close()
+            raise
+
+    def _create_redis_user(self) -> None:
         admin = redis.Redis.from_url(self._admin_url, decode_responses=True)
         try:
             admin.acl_setuser(
@@ -105,12 +118,6 @@ class SandboxSession:
                 admin.config_set("maxmemory-policy", "noeviction")
         finally:
             admin.close()
-        for module in self._modules.glob("*.py"):
-            shutil.copyfile(module, self._work / module.name)
-        install_scripts(self._work)
-        prepare_workspace(self._work)
-        self._proxy.start()
-        self._zygote = self._start_zygote()
 
     def close(self) -> None:
         """Kill the workers and the zygote, stop the proxy, remove the Redis user and every temporary file.

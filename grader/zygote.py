@@ -39,6 +39,7 @@ import gc
 import importlib.util
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -230,15 +231,20 @@ class Zygote:
             return True
         worker.killed = True
         deadline = time.monotonic() + KILL_DEADLINE_S
+        main = worker.pid if worker.live else None
         if worker.uid is not None:
-            return self._kill_uid(worker.uid, deadline)
-        if worker.live:
+            return self._kill_uid(worker.uid, deadline, main=main)
+        if main is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(worker.pid, signal.SIGKILL)
+                os.killpg(main, signal.SIGKILL)
+            _await_exit(main, deadline)
         return self._kill_strays(deadline, spare=lambda pid: pid in self._by_pid and pid != worker.pid)
 
-    def _kill_uid(self, uid: int, deadline: float) -> bool:
-        """SIGKILL every process of ``uid`` (a helper of that uid signals them all at once), and reap."""
+    def _kill_uid(self, uid: int, deadline: float, *, main: int | None = None) -> bool:
+        """SIGKILL every process of ``uid`` (a helper of that uid signals them all at once), and reap.
+
+        ``main``: the worker's own process, if not reaped yet, whose end is awaited first.
+        """
         while True:
             helper = os.fork()
             if helper == 0:
@@ -248,6 +254,9 @@ class Zygote:
                 finally:
                     os._exit(0)
             os.waitpid(helper, 0)
+            if main is not None:
+                _await_exit(main, deadline)
+                main = None
             self._reap()
             if not _processes_of(uid):
                 return True
@@ -294,6 +303,18 @@ def _close_all(fds: Sequence[int]) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def _await_exit(pid: int, deadline: float) -> None:
+    """Block until the child ``pid`` has ended (it is not reaped) or ``deadline`` passes."""
+    try:
+        handle = os.pidfd_open(pid)
+    except OSError:  # gone already, or a kernel before 5.3: the callers poll
+        return
+    try:
+        select.select([handle], [], [], max(deadline - time.monotonic(), 0.0))
+    finally:
+        os.close(handle)
 
 
 def _children() -> list[int]:
