@@ -24,10 +24,10 @@ import redis
 from grader.assignments import Assignment
 from grader.redis_proxy import TracingProxy
 from grader.redis_server import CLIENT_LIMITS
-from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout
+from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout, start_worker
 from grader.sandbox import Confinement, plan, prepare_workspace, worker_uid
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
-from grader.zygote_client import ZygoteProcess, install_scripts
+from grader.zygote_client import SCRIPTS_DIR, ZYGOTE_SUPPORTED, ZygoteProcess, install_scripts
 
 STUDENT_USER_PREFIX = "student-"
 # What student code may not run: server administration, anything dangerous (KEYS, FLUSHALL,
@@ -91,12 +91,14 @@ class SandboxSession:
             shutil.copyfile(module, self._work / module.name)
         install_scripts(self._work)
         prepare_workspace(self._work)
-        self._zygote = self._start_zygote()  # first: it boots while the rest is set up and the tests are collected
+        if ZYGOTE_SUPPORTED:
+            self._zygote = self._start_zygote()  # first: it boots while the rest is set up and the tests are collected
         try:
             self._create_redis_user()
             self._proxy.start()
         except BaseException:
-            self._zygote.close()
+            if self._zygote is not None:
+                self._zygote.close()
             raise
 
     def _create_redis_user(self) -> None:
@@ -171,22 +173,34 @@ class SandboxSession:
 
     def _spawn(self, assignment: str) -> WorkerProcess:
         """Fork a worker from the zygote (a new zygote if it died); raises WorkerDied if that fails."""
+        self._spawned += 1
+        # Fresh files per worker: a flood from one module (capped by the file-size limit)
+        # must not kill a later module's worker that prints a line.
+        stdout = self._trusted_dir / f"{assignment}-{self._spawned}.stdout"
+        stderr = self._trusted_dir / f"{assignment}-{self._spawned}.stderr"
+        c = self._confinement
+        if not ZYGOTE_SUPPORTED and not c.worker_uids:  # reduced mode off Linux: one interpreter per worker
+            worker_script = c.work_in_view / SCRIPTS_DIR / "worker.py"
+            return start_worker(
+                python=c.python,
+                worker_script=worker_script,
+                modules=c.work_in_view,
+                argv_prefix=c.argv_prefix,
+                site_dirs=c.site_dirs,
+                env=c.env,
+                cwd=self._work,
+                stdout=stdout,
+                stderr=stderr,
+            )
         if self._zygote is None or not self._zygote.alive():
             if self._zygote is not None:
                 self._zygote.close()
             self._zygote = self._start_zygote()
         uid = None
-        if self._confinement.worker_uids:
+        if c.worker_uids:
             uid = worker_uid(taken=self._uids)
             self._uids.add(uid)
-        self._spawned += 1
-        return self._zygote.start_worker(
-            uid=uid,
-            # Fresh files per worker: a flood from one module (capped by the file-size limit)
-            # must not kill a later module's worker that prints a line.
-            stdout=self._trusted_dir / f"{assignment}-{self._spawned}.stdout",
-            stderr=self._trusted_dir / f"{assignment}-{self._spawned}.stderr",
-        )
+        return self._zygote.start_worker(uid=uid, stdout=stdout, stderr=stderr)
 
     def _ensure_worker(self, assignment: str) -> WorkerProcess:
         if self._worker is not None and (not self._worker.alive() or self._worker_assignment != assignment):

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict
@@ -31,6 +32,8 @@ SPAWN_TIMEOUT_S = 30.0  # the zygote may still be booting (an interpreter start 
 KILL_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 10.0
 READER_JOIN_S = 2.0
+ZYGOTE_SUPPORTED = sys.platform == "linux"
+"""The zygote needs Linux (/proc, prctl, pidfds); elsewhere reduced-mode workers are started one by one."""
 SCRIPTS = ("zygote.py", "worker.py", "sandbox_init.py")
 # A folder of their own: the folder of the student modules holds nothing else that a worker imported.
 SCRIPTS_DIR = "_sandbox"

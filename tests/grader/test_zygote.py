@@ -17,7 +17,7 @@ from typing import Literal
 
 import pytest
 
-from grader import assignments
+from grader import assignments, sandbox_session
 from grader.rpc import WorkerDied, WorkerProcess
 from grader.sandbox import full_mode_unavailable, plan, prepare_workspace, worker_uid
 from grader.sandbox_session import SandboxSession
@@ -256,3 +256,24 @@ def test_a_dead_zygote_is_replaced_and_close_leaves_no_worker_process(
     if mode == "full":
         assert len(uids) == 2 and os.getuid() not in uids
         assert [pid for uid in uids for pid in of_uid(uid)] == []
+
+
+@pytest.mark.real_redis
+def test_without_the_zygote_reduced_mode_starts_each_worker_itself(
+    real_redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off Linux (here: pretended) reduced-mode workers are separate interpreters, as before the zygote."""
+    monkeypatch.setattr(sandbox_session, "ZYGOTE_SUPPORTED", False)
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "counter.py").write_text(PROBE)
+    session = SandboxSession(admin_url=real_redis_url, modules=modules, hide=(PACKAGE_DIR.parent,), mode="reduced")
+    session.start()
+    try:
+        first = session.implementation(assignments.get("counter"), lambda client: "main")
+        assert first.whoami() == os.getuid()
+        assert session._zygote is None
+        worker = session._worker
+        assert worker is not None and b"worker.py" in Path(f"/proc/{worker.pid}/cmdline").read_bytes()
+    finally:
+        session.close()
