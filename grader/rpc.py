@@ -55,6 +55,7 @@ __all__ = [
     "WorkerError",
     "WorkerProcess",
     "WorkerTimeout",
+    "start_connected",
     "start_worker",
 ]
 
@@ -152,14 +153,10 @@ def start_worker(
 ) -> WorkerProcess:
     """Spawn a worker in its own session and return it connected; it is ready once ``hello`` answers.
 
-    The worker gets exactly ``env``, stdin from /dev/null, stdout and stderr appended to the
-    given files, and its end of the socketpair as an inherited descriptor named by ``--rpc-fd``
-    (its number is the trusted side's: ``subprocess`` cannot renumber descriptors without a
-    thread-unsafe ``preexec_fn``). Every other descriptor is closed in the child.
+    The worker is started by :func:`start_connected`; ``--rpc-fd`` names its end of the socketpair.
     """
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        fd = theirs.fileno()
+
+    def command(fd: int) -> list[str]:
         argv = [
             *argv_prefix,
             python, "-I", str(worker_script),
@@ -168,13 +165,37 @@ def start_worker(
         ]  # fmt: skip
         for site_dir in site_dirs:
             argv += ["--site-dir", site_dir]
+        return argv
+
+    process, sock = start_connected(command, env=env, cwd=cwd, stdout=stdout, stderr=stderr)
+    return WorkerProcess(process=process, sock=sock)
+
+
+def start_connected(
+    command: Callable[[int], Sequence[str]],
+    *,
+    kind: socket.SocketKind = socket.SOCK_STREAM,
+    env: Mapping[str, str],
+    cwd: Path,
+    stdout: Path,
+    stderr: Path,
+) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start ``command(fd)`` in a session of its own, and our end of a unix socketpair (of ``kind``) to it.
+
+    ``fd`` is the number of its end, inherited (and, ``subprocess`` being unable to renumber
+    descriptors without a thread-unsafe ``preexec_fn``, the trusted side's number too); every other
+    descriptor is closed. It gets exactly ``env``, stdin from /dev/null, and stdout and stderr
+    appended to the given files.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
+    try:
         with open(stdout, "ab") as out, open(stderr, "ab") as err:
             process = subprocess.Popen(
-                argv,
+                command(theirs.fileno()),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                pass_fds=(fd,),
+                pass_fds=(theirs.fileno(),),
                 close_fds=True,
                 env=dict(env),
                 cwd=cwd,
@@ -185,7 +206,7 @@ def start_worker(
         raise
     finally:
         theirs.close()
-    return WorkerProcess(process=process, sock=ours)
+    return process, ours
 
 
 # --- The worker's process ------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from grader.rpc import WorkerDied, WorkerProcess
+from grader.rpc import WorkerDied, WorkerProcess, start_connected
 from grader.sandbox import Confinement, Limits
 from grader.zygote import MAX_PACKET, Message, pack, unpack
 
@@ -56,6 +56,8 @@ class ZygoteChild:
         self._pid = pid
         self._kill_lock = threading.Lock()
         self._kill_seq: int | None = None
+        self._waiting = False  # one thread waits for the zygote's answer, any others for it
+        self._killed = threading.Event()
 
     @property
     def pid(self) -> int:
@@ -70,8 +72,15 @@ class ZygoteChild:
             if self._kill_seq is None:
                 self._kill_seq = self._zygote.request_kill(self._worker)
             seq = self._kill_seq
-        if wait:
-            self._zygote.wait_killed(seq, timeout=KILL_TIMEOUT_S)
+            answer = wait and not self._waiting
+            self._waiting = self._waiting or answer
+        if answer:
+            try:
+                self._zygote.wait_killed(seq, timeout=KILL_TIMEOUT_S)
+            finally:
+                self._killed.set()
+        elif wait:
+            self._killed.wait(KILL_TIMEOUT_S)
 
 
 class ZygoteProcess:
@@ -79,36 +88,23 @@ class ZygoteProcess:
 
     def __init__(self, *, confinement: Confinement, cwd: Path, stdout: Path, stderr: Path) -> None:
         self._confinement = confinement
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         scripts = confinement.work_in_view / SCRIPTS_DIR
-        try:
+
+        def command(fd: int) -> list[str]:
             argv = [
                 *confinement.argv_prefix,
                 confinement.python, "-I", str(scripts / "zygote.py"),
-                "--control-fd", str(theirs.fileno()),
+                "--control-fd", str(fd),
                 "--worker", str(scripts / "worker.py"),
                 "--modules", str(confinement.work_in_view),
             ]  # fmt: skip
             for site_dir in confinement.site_dirs:
                 argv += ["--site-dir", site_dir]
-            with open(stdout, "ab") as out, open(stderr, "ab") as err:
-                self._process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    pass_fds=(theirs.fileno(),),
-                    close_fds=True,
-                    env=dict(confinement.env),
-                    cwd=cwd,
-                    start_new_session=True,
-                )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self._sock = ours
+            return argv
+
+        self._process, self._sock = start_connected(
+            command, kind=socket.SOCK_SEQPACKET, env=confinement.env, cwd=cwd, stdout=stdout, stderr=stderr
+        )
         self._seqs = itertools.count(1)
         self._send_lock = threading.Lock()
         self._changed = threading.Condition()  # guards everything below; notified on every event

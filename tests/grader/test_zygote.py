@@ -204,6 +204,11 @@ def test_killing_a_worker_kills_its_setsid_grandchild_and_daemon_but_not_another
     wait_for(lambda: len(named(token)) == 2)
     victim.kill()
     assert named(token) == []  # kill() returns once they are gone (and reaped), not some time later
+    handle = victim._process
+    started = time.monotonic()
+    handle.kill(wait=True)  # again: answered at once, the zygote is not asked twice
+    assert time.monotonic() - started < 1.0
+    assert handle.exit_code() is not None
     if uid is not None:
         assert of_uid(uid) == []
     assert call(bystander, "whoami") == (os.getuid() if bystander_uid is None else bystander_uid)
