@@ -1,8 +1,8 @@
 """The trusted side of the zygote: start it confined, have it fork workers, kill them with all they started.
 
 A :class:`ZygoteProcess` starts ``zygote.py`` (copied into the workspace by :func:`install_scripts`,
-behind the confinement's ``argv_prefix``) with one end of a SOCK_SEQPACKET socketpair and speaks the control protocol
-documented in :mod:`grader.zygote`. :meth:`ZygoteProcess.start_worker` returns a connected
+behind the confinement's ``argv_prefix``) with one end of a SOCK_SEQPACKET socketpair, and speaks
+the control protocol documented in :mod:`grader.zygote`. :meth:`ZygoteProcess.start_worker` returns a connected
 :class:`~grader.rpc.WorkerProcess` whose process is a :class:`ZygoteChild`. One reader thread takes
 the zygote's replies and exit events; any thread may ask. When the zygote dies, its workers are
 dead (their connections close, and their exit code reads as SIGKILL).
