@@ -1,9 +1,11 @@
 """The trusted side of the student worker RPC: start a worker, call its functions, serve callbacks.
 
 :func:`start_worker` spawns ``grader/worker.py`` (behind an optional confinement ``argv_prefix``)
-with one end of a socketpair; :class:`WorkerProcess` speaks the protocol documented in
-:mod:`grader.worker`. Any number of threads may call at once: one reader thread hands each reply
-to the thread that waits for it, and a callback the worker asks for runs in the calling thread.
+with one end of a socketpair; the sandbox instead forks workers from a zygote
+(:mod:`grader.zygote_client`). Either way :class:`WorkerProcess` speaks the protocol documented in
+:mod:`grader.worker`, and controls the process through a :class:`ProcessHandle`. Any number of
+threads may call at once: one reader thread hands each reply to the thread that waits for it, and
+a callback the worker asks for runs in the calling thread.
 :class:`RemoteModule` makes a worker's module look like the imported module the suites expect.
 """
 
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from grader.worker import (
     MAX_MESSAGE,
@@ -42,6 +44,8 @@ from grader.worker import (
 
 __all__ = [
     "ClientNamer",
+    "PopenHandle",
+    "ProcessHandle",
     "RemoteError",
     "RemoteFunction",
     "RemoteModule",
@@ -51,6 +55,7 @@ __all__ = [
     "WorkerError",
     "WorkerProcess",
     "WorkerTimeout",
+    "start_connected",
     "start_worker",
 ]
 
@@ -148,14 +153,10 @@ def start_worker(
 ) -> WorkerProcess:
     """Spawn a worker in its own session and return it connected; it is ready once ``hello`` answers.
 
-    The worker gets exactly ``env``, stdin from /dev/null, stdout and stderr appended to the
-    given files, and its end of the socketpair as an inherited descriptor named by ``--rpc-fd``
-    (its number is the trusted side's: ``subprocess`` cannot renumber descriptors without a
-    thread-unsafe ``preexec_fn``). Every other descriptor is closed in the child.
+    The worker is started by :func:`start_connected`; ``--rpc-fd`` names its end of the socketpair.
     """
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        fd = theirs.fileno()
+
+    def command(fd: int) -> list[str]:
         argv = [
             *argv_prefix,
             python, "-I", str(worker_script),
@@ -164,13 +165,37 @@ def start_worker(
         ]  # fmt: skip
         for site_dir in site_dirs:
             argv += ["--site-dir", site_dir]
+        return argv
+
+    process, sock = start_connected(command, env=env, cwd=cwd, stdout=stdout, stderr=stderr)
+    return WorkerProcess(process=process, sock=sock)
+
+
+def start_connected(
+    command: Callable[[int], Sequence[str]],
+    *,
+    kind: socket.SocketKind = socket.SOCK_STREAM,
+    env: Mapping[str, str],
+    cwd: Path,
+    stdout: Path,
+    stderr: Path,
+) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start ``command(fd)`` in a session of its own, and our end of a unix socketpair (of ``kind``) to it.
+
+    ``fd`` is the number of its end, inherited (and, ``subprocess`` being unable to renumber
+    descriptors without a thread-unsafe ``preexec_fn``, the trusted side's number too); every other
+    descriptor is closed. It gets exactly ``env``, stdin from /dev/null, and stdout and stderr
+    appended to the given files.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
+    try:
         with open(stdout, "ab") as out, open(stderr, "ab") as err:
             process = subprocess.Popen(
-                argv,
+                command(theirs.fileno()),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                pass_fds=(fd,),
+                pass_fds=(theirs.fileno(),),
                 close_fds=True,
                 env=dict(env),
                 cwd=cwd,
@@ -181,7 +206,67 @@ def start_worker(
         raise
     finally:
         theirs.close()
-    return WorkerProcess(process=process, sock=ours)
+    return process, ours
+
+
+# --- The worker's process ------------------------------------------------------------------------
+
+
+class ProcessHandle(Protocol):
+    """The process behind a :class:`WorkerProcess`: is it running, and kill it with all it started."""
+
+    @property
+    def pid(self) -> int:
+        """The process id (as its own namespace sees it, for a sandboxed worker)."""
+        ...
+
+    def exit_code(self) -> int | None:
+        """None while it runs, then its exit status (below 0: the signal that killed it)."""
+        ...
+
+    def kill(self, *, wait: bool) -> None:
+        """SIGKILL it and every process it started; ``wait``: until they are gone and reaped.
+
+        Safe to call again, and from any thread.
+        """
+        ...
+
+
+class PopenHandle:
+    """A worker started by :func:`start_worker`, in a session of its own: its process group is its tree."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self._process = process
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def exit_code(self) -> int | None:
+        """See :meth:`ProcessHandle.exit_code`.
+
+        It never reaps (where ``os.waitid`` exists), so the process group id stays ours until :meth:`kill`.
+        """
+        if self._process.returncode is not None:
+            return self._process.returncode
+        if not hasattr(os, "waitid"):  # macOS before Python 3.13: reaping is the only way to ask
+            return self._process.poll()
+        try:
+            info = os.waitid(os.P_PID, self._process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return self._process.poll()
+        if info is None:
+            return None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+    def kill(self, *, wait: bool) -> None:
+        # The worker leads its own session, so its pid is the group id; the group stays reserved
+        # until the leader is reaped, which only a waiting kill does, after signalling.
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+        if wait:
+            self._process.wait()
 
 
 # --- The worker, seen from the trusted side ------------------------------------------------------
@@ -212,10 +297,14 @@ class WorkerProcess:
     """
 
     def __init__(
-        self, *, process: subprocess.Popen[bytes], sock: socket.socket, client_name: ClientNamer | None = None
+        self,
+        *,
+        process: subprocess.Popen[bytes] | ProcessHandle,
+        sock: socket.socket,
+        client_name: ClientNamer | None = None,
     ) -> None:
         self.client_name = client_name
-        self._process = process
+        self._process: ProcessHandle = PopenHandle(process) if isinstance(process, subprocess.Popen) else process
         self._sock = sock
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # guards _requests, _dead, _killed
@@ -239,7 +328,7 @@ class WorkerProcess:
         return self._dead is None and self._running()
 
     def kill(self) -> None:
-        """SIGKILL the worker's process group, close the connection and reap; safe to call twice."""
+        """SIGKILL the worker and all it started, close the connection and reap; safe to call twice."""
         with self._lock:
             if self._killed:
                 return
@@ -253,7 +342,7 @@ class WorkerProcess:
             self._reader.join(READER_JOIN_S)
         with self._send_lock:  # a sender notices _dead within one poll and lets go
             self._sock.close()
-        self._process.wait()
+        self._process.kill(wait=True)
 
     def shutdown(self, *, timeout: float = 1.0) -> None:
         """Ask the worker to exit, wait up to ``timeout`` seconds, then :meth:`kill` it regardless."""
@@ -510,28 +599,12 @@ class WorkerProcess:
         return self._exit_code() is None
 
     def _exit_code(self) -> int | None:
-        """The exit status (negative: the killing signal) once the process ended, else None.
-
-        It never reaps (where ``os.waitid`` exists), so the process group id stays ours until :meth:`kill`.
-        """
-        if self._process.returncode is not None:
-            return self._process.returncode
-        if not hasattr(os, "waitid"):  # macOS before Python 3.13: reaping is the only way to ask
-            return self._process.poll()
-        try:
-            info = os.waitid(os.P_PID, self._process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return self._process.poll()
-        if info is None:
-            return None
-        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        """The exit status (negative: the killing signal) once the process ended, else None."""
+        return self._process.exit_code()
 
     def _signal_group(self) -> None:
-        # The worker leads its own session, so its pid is the group id; the group stays reserved
-        # until the leader is reaped, which only kill() does, after this.
-        if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)
+        """SIGKILL the worker and all it started, without waiting (:meth:`kill` waits)."""
+        self._process.kill(wait=False)
 
 
 def _client_namer(namer: ClientNamer | None) -> Callable[[object], str | None]:

@@ -1,14 +1,17 @@
-"""How the worker that runs student code is confined: full isolation when we can, reduced otherwise.
+"""How the workers that run student code are confined: full isolation when we can, reduced otherwise.
 
-Full mode (root with namespaces, as on CI and GitHub Actions runners): the worker runs as an
-unprivileged uid of its own (so per-user rlimits such as the process limit bind each worker alone,
-and workers cannot touch each other) in its own mount, PID and network namespaces
-(``grader.sandbox_init``) and sees only a read-only view of the interpreter, site-packages and its
-workspace; the grader's files, the hidden suites, home directories and every shared temp directory
-are hidden; rlimits bound CPU, memory, processes and file size; killing it kills every process it
-started.
-Reduced mode (a student's laptop): a separate process with a scrubbed environment and rlimits
-(via ``prlimit`` where available). Reports say which mode graded them.
+Every worker is forked by the grading's zygote (``grader.zygote``), which this plans how to start.
+Full mode (root with namespaces, as on CI and GitHub Actions runners): the zygote runs in mount, PID
+and network namespaces of its own (``grader.sandbox_init`` builds them) and sees only a read-only
+view of the interpreter, site-packages and the workspace; the grader's files, the hidden suites,
+home directories and every shared temp directory are hidden. Each worker it forks gets a private
+/tmp, rlimits (CPU, memory, processes, file size) and an unprivileged uid of its own (so per-user
+limits such as the process limit bind each worker alone, and workers cannot touch each other);
+killing a worker kills every process of its uid.
+Reduced mode (a student's laptop): the zygote and its workers are separate processes with a
+scrubbed environment and rlimits (via ``prlimit`` where available); killing a worker kills its
+process group and every orphan the zygote (a child subreaper) adopted. Reports say which mode
+graded them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -42,7 +46,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class Confinement:
-    """Everything needed to start a worker: the argv prefix, the paths as the worker sees them, its env."""
+    """Everything needed to start the zygote and its workers.
+
+    ``argv_prefix`` starts the zygote (``python`` and its arguments follow) confined: in full mode
+    as root inside the view, so that it can confine each worker it forks, which is the only thing
+    it may be used for. ``python``, ``site_dirs`` and ``work_in_view`` are paths as the zygote sees
+    them; ``env`` is its whole environment; ``limits`` bound each worker; ``worker_uids``: give each
+    worker a fresh uid (full mode).
+    """
 
     mode: Mode
     reason: str
@@ -51,6 +62,11 @@ class Confinement:
     site_dirs: tuple[str, ...]
     work_in_view: Path
     env: dict[str, str] = field(default_factory=dict)
+    limits: Limits = Limits()
+
+    @property
+    def worker_uids(self) -> bool:
+        return self.mode == "full"
 
     def describe(self) -> str:
         if self.mode == "full":
@@ -79,14 +95,16 @@ def full_mode_unavailable() -> str | None:
 
 FIRST_WORKER_UID, WORKER_UIDS = 200_000, 800_000
 # When the trusted test process dies (even by SIGKILL at the end of the budget), the kernel kills
-# the worker's launcher, and unshare --kill-child then takes the worker's whole namespace with it.
+# the zygote's launcher, and unshare --kill-child then takes the zygote's whole namespace with it.
 _DIE_WITH_PARENT: tuple[str, ...] = ("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv") else ()
 
 
-def worker_uid() -> int:
-    """A fresh unprivileged uid (and gid) for one worker, outside the range of real accounts."""
+def worker_uid(*, taken: Collection[int] = ()) -> int:
+    """A fresh unprivileged uid (and gid) for one worker, outside the range of real accounts and ``taken``."""
     while True:
         uid = FIRST_WORKER_UID + secrets.randbelow(WORKER_UIDS)
+        if uid in taken:
+            continue
         try:
             pwd.getpwuid(uid)
         except KeyError:
@@ -115,7 +133,6 @@ def plan(
 
 
 def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
-    uid = worker_uid()
     executable = Path(os.path.realpath(sys.executable))
     prefix = Path(sys.base_prefix).resolve()
     python_in_view = f"{VIEW}/python/{executable.relative_to(prefix)}"
@@ -128,9 +145,6 @@ def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
         "--site", _site_dir(),
         "--work", str(work),
         *[arg for path in hidden for arg in ("--hide", path)],
-        "--uid", str(uid), "--gid", str(uid),
-        "--cpu-s", str(limits.cpu_s), "--memory-mb", str(limits.memory_mb),
-        "--processes", str(limits.processes), "--file-mb", str(limits.file_mb),
         "--",
     ]  # fmt: skip
     env = {
@@ -141,7 +155,7 @@ def _full(*, work: Path, hide: tuple[Path, ...], limits: Limits) -> Confinement:
         "LD_LIBRARY_PATH": f"{VIEW}/python/lib",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    return Confinement("full", "", tuple(argv), python_in_view, (f"{VIEW}/site0",), Path(f"{VIEW}/work"), env)
+    return Confinement("full", "", tuple(argv), python_in_view, (f"{VIEW}/site0",), Path(f"{VIEW}/work"), env, limits)
 
 
 def _reduced(*, work: Path, reason: str, limits: Limits) -> Confinement:
@@ -160,12 +174,14 @@ def _reduced(*, work: Path, reason: str, limits: Limits) -> Confinement:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    return Confinement("reduced", reason, prefix, sys.executable, (), work, env)
+    return Confinement("reduced", reason, prefix, sys.executable, (), work, env, limits)
 
 
 def prepare_workspace(work: Path) -> None:
-    """Make the worker's workspace readable (not writable) by the unprivileged worker user."""
+    """Make the workspace (and its folders) readable, not writable, by the unprivileged worker users."""
     work.chmod(0o755)
     for entry in work.iterdir():
         if entry.is_file():
             entry.chmod(0o644)
+        elif entry.is_dir() and not entry.is_symlink():
+            prepare_workspace(entry)

@@ -1,10 +1,12 @@
-"""Runs as root inside fresh mount, PID and network namespaces; confines itself, then execs the worker.
+"""Runs as root inside fresh mount, PID and network namespaces; builds the worker's view, then execs the zygote.
 
 Started by ``grader.sandbox`` as ``unshare --mount --pid --net --fork --kill-child --mount-proc
-python -I -m grader.sandbox_init [options] -- WORKER ARGV``. It builds a small read-only view
+python -I -m grader.sandbox_init [options] -- ZYGOTE ARGV``. It builds a small read-only view
 under ``/mnt`` (the interpreter, site-packages, the submission's workspace), hides the grader's
-files and every shared temp directory behind empty tmpfs mounts, applies rlimits, drops to
-an unprivileged uid/gid with ``no_new_privs``, and replaces itself with the worker.
+files and every shared temp directory behind empty tmpfs mounts, and replaces itself with the
+zygote (``grader.zygote``), still root and pid 1 of the namespace. The zygote confines each
+worker it forks with this module's functions (copied beside it): :func:`private_temp`,
+:func:`apply_limits`, :func:`drop_privileges`. Only the standard library is used here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ VIEW = "/mnt"
 SYSTEM = frozenset({"usr", "lib", "lib32", "lib64", "libx32", "bin", "sbin", "etc", "dev", "proc"})
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 32, 4096, 16384
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+CLONE_NEWNS = 0x00020000
+TEMP_SIZE = "64m"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -49,6 +53,19 @@ def bind_readonly(source: str, target: str) -> None:
     _mount(source, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+def private_temp() -> None:
+    """Move this process into a mount namespace of its own with empty ``/tmp`` and ``/dev/shm``.
+
+    The mounts of the namespace it leaves are private (``unshare --mount`` made them so), so
+    nothing mounted here is seen elsewhere: two workers never share a temporary file.
+    """
+    if _libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    tmpfs("/tmp", size=TEMP_SIZE, mode="1777")
+    if os.path.isdir("/dev/shm"):
+        tmpfs("/dev/shm", size=TEMP_SIZE, mode="1777")
+
+
 def apply_limits(*, cpu_s: int, memory_bytes: int, processes: int, file_bytes: int, open_files: int) -> None:
     for limit, value in (
         (resource.RLIMIT_CPU, cpu_s),
@@ -61,7 +78,17 @@ def apply_limits(*, cpu_s: int, memory_bytes: int, processes: int, file_bytes: i
         resource.setrlimit(limit, (value, value))
 
 
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when its parent ``parent`` dies; exit now if it already has."""
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+
+
 def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` with no groups and ``no_new_privs``, dying with the current parent."""
+    parent = os.getppid()
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
@@ -69,10 +96,9 @@ def drop_privileges(uid: int, gid: int) -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     if os.getuid() == 0 or os.geteuid() == 0:
         raise OSError("privileges were not dropped")
-    # Changing credentials cleared the parent-death signal unshare --kill-child had set: set it again,
-    # so the worker (and with it the whole namespace) dies whenever its launcher dies.
-    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    # Changing credentials clears the parent-death signal: set it again, so the worker dies
+    # whenever the zygote does.
+    die_with_parent(parent)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,17 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--site", action="append", default=[], help="site-packages dirs, shown at /mnt/site<N>")
     parser.add_argument("--work", required=True, help="the worker's workspace, shown at /mnt/work")
     parser.add_argument("--hide", action="append", default=[], help="directories covered by an empty tmpfs")
-    parser.add_argument("--uid", type=int, required=True)
-    parser.add_argument("--gid", type=int, required=True)
-    parser.add_argument("--cpu-s", type=int, default=300)
-    parser.add_argument("--memory-mb", type=int, default=1024)
-    parser.add_argument("--processes", type=int, default=128)
-    parser.add_argument("--file-mb", type=int, default=16)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
-        parser.error("no worker command after --")
+        parser.error("no zygote command after --")
 
     tmpfs(VIEW, size="1m")
     bind_readonly(args.python_prefix, f"{VIEW}/python")
@@ -104,18 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for entry in sorted(os.listdir("/")):
         path = f"/{entry}"
         if entry not in SYSTEM and path != VIEW and os.path.isdir(path) and not os.path.islink(path):
-            tmpfs(path, size="64m" if entry == "tmp" else "1m", mode="1777" if entry == "tmp" else "0555")
+            tmpfs(path, size=TEMP_SIZE if entry == "tmp" else "1m", mode="1777" if entry == "tmp" else "0555")
     if os.path.isdir("/dev/shm"):
-        tmpfs("/dev/shm", size="64m", mode="1777")
+        tmpfs("/dev/shm", size=TEMP_SIZE, mode="1777")
     os.chdir(f"{VIEW}/work")
-    apply_limits(
-        cpu_s=args.cpu_s,
-        memory_bytes=args.memory_mb * 1024 * 1024,
-        processes=args.processes,
-        file_bytes=args.file_mb * 1024 * 1024,
-        open_files=256,
-    )
-    drop_privileges(args.uid, args.gid)
+    # Still root: the zygote confines (limits, a fresh uid) each worker it forks, not itself.
     os.execve(command[0], command, dict(os.environ))
     return 127  # pragma: no cover - execve does not return
 

@@ -4,12 +4,14 @@ The hidden suites' trusted process owns this session. Student modules are import
 only inside a worker, one worker per assignment so that one module cannot change another's
 behaviour; the worker reaches Redis only through the trusted proxy (which records
 the command trace) and only as a Redis user that cannot run admin, dangerous, scripting or
-blocking commands. A worker that times out, crashes or exits is killed with everything it
-started, and the next test gets a fresh one.
+blocking commands. Workers are forked by one confined zygote (``grader.zygote``), started with the
+session so that its boot overlaps test collection, and started again should it die. A worker that
+times out, crashes or exits is killed with everything it started, and the next test gets a fresh one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -19,13 +21,13 @@ from typing import Any, Literal
 
 import redis
 
-from grader import worker as worker_script
 from grader.assignments import Assignment
 from grader.redis_proxy import TracingProxy
 from grader.redis_server import CLIENT_LIMITS
-from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerProcess, WorkerTimeout, start_worker
-from grader.sandbox import Confinement, plan, prepare_workspace
+from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout, start_worker
+from grader.sandbox import Confinement, plan, prepare_workspace, worker_uid
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
+from grader.zygote_client import SCRIPTS_DIR, ZYGOTE_SUPPORTED, ZygoteProcess, install_scripts
 
 STUDENT_USER_PREFIX = "student-"
 # What student code may not run: server administration, anything dangerous (KEYS, FLUSHALL,
@@ -70,7 +72,10 @@ class SandboxSession:
         self._worker: WorkerProcess | None = None
         self._worker_assignment = ""
         self._spare: tuple[str, WorkerProcess] | None = None
+        self._zygote: ZygoteProcess | None = None
+        self._zygotes = 0
         self._spawned = 0
+        self._uids: set[int] = set()
         self._order: list[str] = []
         self._imported: dict[str, list[str]] = {}
         self._broken: dict[str, ModuleProblem] = {}
@@ -81,7 +86,22 @@ class SandboxSession:
         return self._confinement
 
     def start(self) -> None:
-        """Create the Redis user, copy the modules and the worker script, start the proxy."""
+        """Copy the modules and the zygote's scripts, start the zygote, create the Redis user, start the proxy."""
+        for module in self._modules.glob("*.py"):
+            shutil.copyfile(module, self._work / module.name)
+        install_scripts(self._work)
+        prepare_workspace(self._work)
+        if ZYGOTE_SUPPORTED:
+            self._zygote = self._start_zygote()  # first: it boots while the rest is set up and the tests are collected
+        try:
+            self._create_redis_user()
+            self._proxy.start()
+        except BaseException:
+            if self._zygote is not None:
+                self._zygote.close()
+            raise
+
+    def _create_redis_user(self) -> None:
         admin = redis.Redis.from_url(self._admin_url, decode_responses=True)
         try:
             admin.acl_setuser(
@@ -100,18 +120,19 @@ class SandboxSession:
                 admin.config_set("maxmemory-policy", "noeviction")
         finally:
             admin.close()
-        for module in self._modules.glob("*.py"):
-            shutil.copyfile(module, self._work / module.name)
-        shutil.copyfile(worker_script.__file__, self._work / "worker.py")
-        prepare_workspace(self._work)
-        self._proxy.start()
 
     def close(self) -> None:
-        """Kill the workers, stop the proxy, remove the Redis user and every temporary file."""
+        """Kill the workers and the zygote, stop the proxy, remove the Redis user and every temporary file.
+
+        When it returns, no process that student code started is left.
+        """
         self.kill_worker()
         if self._spare is not None:
             self._spare[1].kill()
             self._spare = None
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
         self._proxy.stop()
         try:
             admin = redis.Redis.from_url(self._admin_url, decode_responses=True, socket_timeout=2)
@@ -140,23 +161,46 @@ class SandboxSession:
         """The assignments in the order their tests will run, so the next worker can boot early."""
         self._order = order
 
-    def _spawn(self, assignment: str) -> WorkerProcess:
-        """Start a worker; it boots (Python, redis-py) in the background until ``hello`` is sent."""
-        c = self._confinement
-        self._spawned += 1
-        return start_worker(
-            python=c.python,
-            worker_script=c.work_in_view / "worker.py",
-            modules=c.work_in_view,
-            argv_prefix=c.argv_prefix,
-            site_dirs=c.site_dirs,
-            env=c.env,
+    def _start_zygote(self) -> ZygoteProcess:
+        """Start a zygote; it boots (Python, redis-py) in the background, and forks once it is ready."""
+        self._zygotes += 1
+        return ZygoteProcess(
+            confinement=self._confinement,
             cwd=self._work,
-            # Fresh files per worker: a flood from one module (capped by the file-size limit)
-            # must not kill a later module's worker that prints a line.
-            stdout=self._trusted_dir / f"{assignment}-{self._spawned}.stdout",
-            stderr=self._trusted_dir / f"{assignment}-{self._spawned}.stderr",
+            stdout=self._trusted_dir / f"zygote-{self._zygotes}.stdout",
+            stderr=self._trusted_dir / f"zygote-{self._zygotes}.stderr",
         )
+
+    def _spawn(self, assignment: str) -> WorkerProcess:
+        """Fork a worker from the zygote (a new zygote if it died); raises WorkerDied if that fails."""
+        self._spawned += 1
+        # Fresh files per worker: a flood from one module (capped by the file-size limit)
+        # must not kill a later module's worker that prints a line.
+        stdout = self._trusted_dir / f"{assignment}-{self._spawned}.stdout"
+        stderr = self._trusted_dir / f"{assignment}-{self._spawned}.stderr"
+        c = self._confinement
+        if not ZYGOTE_SUPPORTED and not c.worker_uids:  # reduced mode off Linux: one interpreter per worker
+            worker_script = c.work_in_view / SCRIPTS_DIR / "worker.py"
+            return start_worker(
+                python=c.python,
+                worker_script=worker_script,
+                modules=c.work_in_view,
+                argv_prefix=c.argv_prefix,
+                site_dirs=c.site_dirs,
+                env=c.env,
+                cwd=self._work,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        if self._zygote is None or not self._zygote.alive():
+            if self._zygote is not None:
+                self._zygote.close()
+            self._zygote = self._start_zygote()
+        uid = None
+        if c.worker_uids:
+            uid = worker_uid(taken=self._uids)
+            self._uids.add(uid)
+        return self._zygote.start_worker(uid=uid, stdout=stdout, stderr=stderr)
 
     def _ensure_worker(self, assignment: str) -> WorkerProcess:
         if self._worker is not None and (not self._worker.alive() or self._worker_assignment != assignment):
@@ -183,7 +227,8 @@ class SandboxSession:
         upcoming = self._order[self._order.index(after) + 1 :] if after in self._order else []
         following = next((a for a in upcoming if a not in self._broken), None)
         if following is not None and (self._work / f"{following}.py").is_file():
-            self._spare = (following, self._spawn(following))
+            with contextlib.suppress(WorkerError):  # no spare: the worker is forked when it is needed
+                self._spare = (following, self._spawn(following))
 
     def implementation(self, assignment: Assignment, client_name: Callable[[object], str]) -> Implementation:
         """The assignment's module, imported in the worker; ``ModuleProblem`` when it cannot be used."""

@@ -1,6 +1,7 @@
 """The student worker: imports submission modules and runs their functions for the trusted side.
 
-Run as a script inside the sandbox, never imported there::
+Runs inside the sandbox, in a child the zygote (``grader.zygote``) forked, which calls
+:func:`prepare` once and :func:`run` in each child; or as a script::
 
     python -I worker.py --rpc-fd N --modules DIR [--site-dir DIR ...]
 
@@ -643,24 +644,35 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve the RPC socket until told to stop; the process then exits without running atexit hooks."""
-    args = _parse_args(argv)
-    sys.path.extend(args.site_dir)
+def prepare(*, site_dirs: Sequence[str]) -> None:
+    """Ready this process to serve: the import path, unbuffered lines, redis-py imported.
+
+    A worker started as a script does this itself; the zygote does it once for all the workers it forks.
+    """
+    sys.path.extend(site_dirs)
     sys.dont_write_bytecode = True
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)
-    os.set_inheritable(args.rpc_fd, False)
-    sock = socket.socket(fileno=args.rpc_fd)
     import redis  # noqa: F401 (fail fast, before any student code, if the sandbox lacks it)
 
-    worker = Worker(sock=sock, modules=args.modules)
+
+def run(*, rpc_fd: int, modules: Path) -> None:
+    """Serve the RPC socket at ``rpc_fd`` until told to stop, then exit without running atexit hooks."""
+    os.set_inheritable(rpc_fd, False)
+    worker = Worker(sock=socket.socket(fileno=rpc_fd), modules=modules)
     code = worker.serve()
     worker.close()
     # Student threads may still run (or hang): exit without waiting for them.
     _flush_and_exit(code)
-    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run as a script: prepare, then serve; the process exits from :func:`run`."""
+    args = _parse_args(argv)
+    prepare(site_dirs=args.site_dir)
+    run(rpc_fd=args.rpc_fd, modules=args.modules)
+    return 0
 
 
 if __name__ == "__main__":

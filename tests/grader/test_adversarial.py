@@ -236,17 +236,7 @@ CASES = [
     Case("callback_abuse", lose=(), may_lose=("get_or_load",)),
     # Processes left behind
     Case("setsid_child", lose=()),
-    Case(
-        "setsid_child",
-        lose=(),
-        sandbox="reduced",
-        label="setsid_child_reduced",
-        xfail="In reduced mode a setsid grandchild escapes: WorkerProcess.kill() only signals the worker's "
-        "process group (grader/rpc.py _signal_group), and nothing else tracks the tree. Fix: make the "
-        "trusted process a child subreaper (prctl PR_SET_CHILD_SUBREAPER) and kill every adopted "
-        "descendant in kill(), or run the reduced worker in a user+PID namespace when unprivileged "
-        "user namespaces exist.",
-    ),
+    Case("setsid_child", lose=(), sandbox="reduced", label="setsid_child_reduced"),
     # The test process and its configuration
     Case(WRONG, extras={"conftest.py": CONFTEST_FORCE_PASS}, label="conftest_py"),
     Case(WRONG, extras={"pytest.ini": INI_FORCE_PASS, "tox.ini": INI_FORCE_PASS}, label="pytest_ini"),
@@ -636,22 +626,7 @@ def test_worker_has_no_network(
     assert_attack_contained(graded, Case("network_exfiltration", lose=("get_pageviews",)), expected_ids)
 
 
-@pytest.mark.parametrize(
-    "sandbox",
-    [
-        "auto",
-        pytest.param(
-            "reduced",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="In reduced mode the worker runs as the grader's own user and its setsid grandchild "
-                "outlives the grading (see setsid_child_reduced), so it finds the --json path in "
-                "/proc/*/cmdline and overwrites the report after the grader wrote it. Fixed by killing "
-                "every descendant (child subreaper) before grade() returns.",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("sandbox", ["auto", "reduced"])
 def test_report_written_by_the_grader_survives_a_detached_writer(
     sandbox: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: str, token: str, expected_ids: set[str]
 ) -> None:
