@@ -18,12 +18,13 @@ import json
 import os
 import re
 import socket
+import sys
 import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -49,6 +50,7 @@ from grader.worker import UNREACHABLE_TIMEOUT_S
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Status = Literal["passed", "failed", "error", "not_attempted", "timeout"]
+SWITCH_INTERVAL_S = 1e-5  # see _fine_thread_switching
 
 RESULTS_KEY = pytest.StashKey["ResultsLog"]()
 TARGET_KEY = pytest.StashKey["ServerTarget"]()
@@ -233,7 +235,7 @@ def concurrently(make_client: Callable[[], redis.Redis]) -> Callable[..., list[A
                 barrier.abort()  # release the others instead of leaving them waiting
                 raise
 
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        with _fine_thread_switching(), ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(one, i) for i in range(threads)]
             errors = [e for e in (f.exception() for f in futures) if e is not None]
         if errors:
@@ -241,6 +243,23 @@ def concurrently(make_client: Callable[[], redis.Redis]) -> Callable[..., list[A
         return [f.result() for f in futures]
 
     return run
+
+
+@contextmanager
+def _fine_thread_switching() -> Iterator[None]:
+    """Let threads take turns every few microseconds, as separate clients of a server would.
+
+    Code under test that runs in this process on fakeredis never waits on a socket, so with
+    Python's default 5 ms switch interval one thread could finish all its calls before another
+    starts, and a read-then-write race would go unseen; on a real server each command's round
+    trip lets the others in anyway.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 @pytest.fixture
