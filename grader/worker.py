@@ -15,7 +15,7 @@ trusted side sends carries an ``id`` that its reply echoes:
 * ``{"op": "hello", "redis": {"url", "username", "password"}}`` → ``{"ok": true}``
 * ``{"op": "import", "module": "counter"}`` → ``{"ok": true, "functions": [...]}`` or ``{"error": {...}}``
 * ``{"op": "call", "module", "function", "args": [...], "kwargs": {...}}`` → ``{"result": v}`` or
-  ``{"error": {...}}``; calls run on a pool of ``CALL_THREADS`` threads, replies go out as they finish
+  ``{"error": {...}}``; up to ``CALL_THREADS`` calls run at once, replies go out as they finish
 * ``{"op": "shutdown"}`` → the worker exits 0 without replying
 
 While a call runs, student code calling a callable argument sends
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import builtins
+import collections
 import contextlib
 import importlib.util
 import io
@@ -47,7 +48,6 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -118,6 +118,11 @@ def encode(
     ``MAX_ITEMS`` items in all. ``client_name`` may name a Redis client (``{"$client": name}``);
     ``register_callable`` may turn a callable into ``{"$callable": id}``.
     """
+    kind = type(value)  # plain scalars, the common case, skip building the walker
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int and isinstance(value, int) and value.bit_length() <= MAX_INT_BITS:
+        return value
     budget = [MAX_ITEMS]
 
     def walk(item: object, depth: int) -> Any:
@@ -170,6 +175,8 @@ def decode(
     ``{"$callable": id}`` and ``{"$client": name}`` are accepted only when the matching
     factory is given.
     """
+    if type(data) in _SCALARS:
+        return data  # the common case, without building the walker
     budget = [MAX_ITEMS]
 
     def contents(items: Any, depth: int, *, pairs: bool = False) -> list[Any]:
@@ -258,23 +265,41 @@ class FrameReader:
 
     def read(self) -> Message | None:
         """The next message, or None at a clean end of stream; raises :class:`ProtocolError`."""
-        buffer = self._buffer
         while True:
-            if len(buffer) >= HEADER.size:
-                (size,) = HEADER.unpack_from(buffer)
-                if size > MAX_FRAME:
-                    raise ProtocolError(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
-                end = HEADER.size + size
-                if len(buffer) >= end:
-                    body = bytes(buffer[HEADER.size : end])
-                    del buffer[:end]
-                    return parse_frame(body)
-            chunk = self._sock.recv(1 << 18)
-            if not chunk:
-                if buffer:
-                    raise ProtocolError("connection closed in the middle of a frame")
+            message = self.buffered()
+            if message is not None:
+                return message
+            if not self.receive():
                 return None
-            buffer += chunk
+
+    def buffered(self) -> Message | None:
+        """The next message if the bytes received so far complete one, else None; never touches the socket."""
+        buffer = self._buffer
+        if len(buffer) < HEADER.size:
+            return None
+        (size,) = HEADER.unpack_from(buffer)
+        if size > MAX_FRAME:
+            raise ProtocolError(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
+        end = HEADER.size + size
+        if len(buffer) < end:
+            return None
+        body = bytes(buffer[HEADER.size : end])
+        del buffer[:end]
+        return parse_frame(body)
+
+    def receive(self, flags: int = 0) -> bool:
+        """One ``recv`` (with ``flags``) into the buffer; False at a clean end of stream.
+
+        Raises what ``recv`` raises (BlockingIOError with ``MSG_DONTWAIT``), and
+        :class:`ProtocolError` when the stream ends in the middle of a frame.
+        """
+        chunk = self._sock.recv(1 << 18, flags)
+        if not chunk:
+            if self._buffer:
+                raise ProtocolError("connection closed in the middle of a frame")
+            return False
+        self._buffer += chunk
+        return True
 
 
 # --- The worker ----------------------------------------------------------------------------------
@@ -285,7 +310,13 @@ def _error(type_: str, message: str) -> Message:
 
 
 class Worker:
-    """Serves one connection: imports modules, runs calls on a thread pool, proxies callbacks."""
+    """Serves one connection: imports modules, runs calls on up to ``CALL_THREADS`` threads, proxies callbacks.
+
+    Its threads take turns (leader/follower): one reads the connection; when it reads a call it
+    lets an idle thread take over reading and runs the call itself, so a call starts without
+    waiting for another thread to wake. While ``CALL_THREADS`` calls run, the reader queues
+    further calls and keeps reading (callback replies must still get through).
+    """
 
     def __init__(self, *, sock: socket.socket, modules: Path) -> None:
         self._sock = sock
@@ -300,36 +331,79 @@ class Worker:
         self._waiters: dict[int, queue.SimpleQueue[Message]] = {}
         self._waiters_lock = threading.Lock()
         self._requests = itertools.count(1)
-        self._pool = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="student-call")
         self._cleanup: list[Callable[[], None]] = []
+        self._frames = FrameReader(sock)
+        self._reading = threading.Lock()  # held by the thread that reads the connection
+        self._threads_lock = threading.Lock()  # guards the four below
+        self._threads = 0  # serving threads started
+        self._idle = 0  # of which waiting to read
+        self._queued: collections.deque[Message] = collections.deque()  # calls no thread was free to run
+        self._exit_code: int | None = None
+        self._finished: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     # -- the loop --
 
     def serve(self) -> int:
         """Handle requests until shutdown (0), end of stream (0) or a protocol error (2)."""
-        reader = FrameReader(self._sock)
+        self._add_thread()
+        return self._finished.get()
+
+    def _add_thread(self) -> None:
+        """Start one more serving thread; call with ``_threads_lock`` held."""
+        self._threads += 1
+        threading.Thread(target=self._serve_thread, name="student-call", daemon=True).start()
+
+    def _serve_thread(self) -> None:
         while True:
-            try:
-                message = reader.read()
-            except (ProtocolError, OSError) as exc:
-                print(f"worker: {exc}", file=sys.__stderr__)
-                return 2
+            message = self._next_call()
             if message is None:
-                return 0
-            if "callback_reply" in message:
-                self._deliver_callback_reply(message)
-                continue
-            op = message.get("op")
-            if op == "call":
-                self._pool.submit(self._call, message)
-            elif op == "hello":
-                self._hello(message)
-            elif op == "import":
-                self._reply(message, self._import(message.get("module")))
-            elif op == "shutdown":
-                return 0
-            else:
-                self._reply(message, {"error": _error("grader.ProtocolError", f"unknown op {str(op)[:40]!r}")})
+                return
+            self._call(message)
+
+    def _next_call(self) -> Message | None:
+        """A call for this thread to run: a queued one, else one read while leading; None once serving ends."""
+        with self._threads_lock:
+            if self._queued:
+                return self._queued.popleft()
+            self._idle += 1
+        with self._reading:
+            with self._threads_lock:
+                self._idle -= 1
+            while self._exit_code is None:
+                try:
+                    message = self._frames.read()
+                except (ProtocolError, OSError) as exc:
+                    print(f"worker: {exc}", file=sys.__stderr__)
+                    self._finish(2)
+                    break
+                if message is None:
+                    self._finish(0)
+                    break
+                if "callback_reply" in message:
+                    self._deliver_callback_reply(message)
+                    continue
+                op = message.get("op")
+                if op == "call":
+                    with self._threads_lock:
+                        if self._idle:
+                            return message  # an idle thread takes over reading
+                        if self._threads <= CALL_THREADS:
+                            self._add_thread()  # it takes over reading
+                            return message
+                        self._queued.append(message)  # every call thread is busy: the next free one runs it
+                elif op == "hello":
+                    self._hello(message)
+                elif op == "import":
+                    self._reply(message, self._import(message.get("module")))
+                elif op == "shutdown":
+                    self._finish(0)
+                else:
+                    self._reply(message, {"error": _error("grader.ProtocolError", f"unknown op {str(op)[:40]!r}")})
+        return None
+
+    def _finish(self, code: int) -> None:
+        self._exit_code = code
+        self._finished.put(code)
 
     def close(self) -> None:
         """Best-effort cleanup before exit (listening sockets, temporary files)."""

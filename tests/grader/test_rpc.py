@@ -38,6 +38,7 @@ WORKER_SCRIPT = Path(protocol.__file__).resolve()
 STUDENT = textwrap.dedent(
     """\
     import os
+    import socket
     import subprocess
     import sys
     import threading
@@ -183,6 +184,12 @@ STUDENT = textwrap.dedent(
 
     def late_results():
         return LATE
+
+
+    def close_connection_later():  # the worker itself stays up, reading
+        sock = socket.socket(fileno=os.dup(int(sys.argv[sys.argv.index("--rpc-fd") + 1])))
+        threading.Timer(0.2, sock.shutdown, args=(socket.SHUT_WR,)).start()
+        return "closing"
 
 
     def huge():
@@ -646,6 +653,49 @@ def test_a_callback_after_its_call_is_over_fails_in_the_worker(shared: WorkerPro
     while not call(shared, "late_results") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert call(shared, "late_results") == ["CallbackError"]
+
+
+def test_many_callers_with_callbacks_and_a_timeout_each_get_their_own_answer(
+    spawn: Callable[..., WorkerProcess],
+) -> None:
+    worker = spawn(student=STUDENT)
+    worker.import_module("student")
+    callers = 3 * protocol.CALL_THREADS  # more than run at once: calls queue while callbacks flow
+
+    def one(index: int) -> Any:
+        if index == 0:
+            with pytest.raises(WorkerTimeout):
+                call(worker, "sleep_for", 1.0, timeout=0.2)
+            return "timed out"
+        if index % 2:
+            return call(worker, "use_loader", lambda: time.sleep(0.01) or index)
+        return call(worker, "call_with", lambda *a: a, index, (index,))
+
+    with ThreadPoolExecutor(callers) as pool:
+        results = list(pool.map(one, range(callers)))
+    expected = ["timed out"] + [i + 1 if i % 2 else (i, (i,)) for i in range(1, callers)]
+    assert results == expected
+    assert worker.alive()
+
+
+def test_a_reply_for_a_caller_that_gave_up_reaches_nobody(shared: WorkerProcess) -> None:
+    with pytest.raises(WorkerTimeout):
+        call(shared, "sleep_for", 0.3, timeout=0.05)
+    assert call(shared, "sleep_for", 0.5) == 0.5  # the first reply arrives while this call waits
+    assert call(shared, "echo", "next") == "next"
+
+
+def test_a_connection_closed_between_calls_is_noticed(spawn: Callable[..., WorkerProcess]) -> None:
+    worker = spawn(student=STUDENT)
+    worker.import_module("student")
+    assert call(worker, "close_connection_later") == "closing"
+    deadline = time.monotonic() + 3
+    while worker.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not worker.alive()  # no call was made: the idle reader saw the end and stopped the worker
+    assert _wait_gone(worker.pid)
+    with pytest.raises(WorkerDied, match="closed its connection"):
+        call(worker, "echo", 1)
 
 
 # --- Redis clients -------------------------------------------------------------------------------------
