@@ -135,24 +135,27 @@ def one_round(python: str, options: argparse.Namespace) -> dict[str, dict[str, l
 
 
 def compare(options: argparse.Namespace) -> None:
-    """Alternate rounds of the baseline interpreter and this one; print both medians and their ratio."""
+    """Alternate rounds of the baseline interpreter and this one; print both medians and the paired ratio.
+
+    The ratio is the median over rounds of this/baseline within a round (two runs seconds apart),
+    which cancels the slow spells of a shared machine better than the ratio of the medians.
+    """
     pythons = {"baseline": options.baseline, "this": sys.executable}
-    merged: dict[str, dict[str, dict[str, list[float]]]] = {}
+    rounds: list[dict[str, dict[str, dict[str, list[float]]]]] = []
     for index in range(options.rounds):
         order = list(pythons.items()) if index % 2 == 0 else list(pythons.items())[::-1]
-        for label, python in order:
-            print(f"round {index + 1}/{options.rounds}: {label}", file=sys.stderr, flush=True)
-            for path, modes in one_round(python, options).items():
-                for mode, values in modes.items():
-                    merged.setdefault(label, {}).setdefault(path, {}).setdefault(mode, []).extend(values)
+        print(f"round {index + 1}/{options.rounds}", file=sys.stderr, flush=True)
+        rounds.append({label: one_round(python, options) for label, python in order})
     print(f"median us/call over {options.rounds} alternating rounds (seq: {options.calls} calls; "
           f"conc: {options.threads} threads x {options.per_thread})")  # fmt: skip
-    print(f"{'path':<10} {'mode':<5} {'baseline':>9} {'this':>9} {'this/base':>9}")
-    for path, modes in merged["this"].items():
-        for mode, values in modes.items():
-            base = statistics.median(merged["baseline"][path][mode])
-            this = statistics.median(values)
-            print(f"{path:<10} {mode:<5} {base:>9.1f} {this:>9.1f} {this / base:>9.2f}")
+    print(f"{'path':<10} {'mode':<5} {'baseline':>9} {'this':>9} {'paired this/base':>17}")
+    for path, modes in rounds[0]["this"].items():
+        for mode in modes:
+            base = [r["baseline"][path][mode][0] for r in rounds]
+            this = [r["this"][path][mode][0] for r in rounds]
+            ratio = statistics.median(t / b for t, b in zip(this, base, strict=True))
+            medians = f"{statistics.median(base):>9.1f} {statistics.median(this):>9.1f}"
+            print(f"{path:<10} {mode:<5} {medians} {ratio:>17.2f}")
 
 
 def main() -> None:

@@ -237,9 +237,14 @@ def _reject_constant(name: str) -> Any:
     raise ProtocolError(f"bare {name} in a message")
 
 
+# Made once: json.dumps and json.loads build a new encoder or decoder on every call given options.
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def pack_frame(message: Message) -> bytes:
     """``message`` as one frame; raises :class:`ProtocolError` when it exceeds ``MAX_FRAME``."""
-    body = json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+    body = _ENCODER.encode(message).encode("ascii")
     if len(body) > MAX_FRAME:
         raise ProtocolError(f"message of {len(body)} bytes exceeds the {MAX_FRAME}-byte frame limit")
     return HEADER.pack(len(body)) + body
@@ -248,7 +253,7 @@ def pack_frame(message: Message) -> bytes:
 def parse_frame(body: bytes) -> Message:
     """The JSON object in a frame's body; raises :class:`ProtocolError`."""
     try:
-        message = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        message = _DECODER.decode(body.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"frame is not valid JSON: {str(exc)[:100]}") from None
     if type(message) is not dict:
