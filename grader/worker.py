@@ -292,6 +292,11 @@ class FrameReader:
         del buffer[:end]
         return parse_frame(body)
 
+    def complete(self) -> bool:
+        """True when the bytes received so far hold a whole frame (``buffered`` would not return None)."""
+        buffer = self._buffer
+        return len(buffer) >= HEADER.size and len(buffer) >= HEADER.size + HEADER.unpack_from(buffer)[0]
+
     def receive(self, flags: int = 0) -> bool:
         """One ``recv`` (with ``flags``) into the buffer; False at a clean end of stream.
 
@@ -317,10 +322,11 @@ def _error(type_: str, message: str) -> Message:
 class Worker:
     """Serves one connection: imports modules, runs calls on up to ``CALL_THREADS`` threads, proxies callbacks.
 
-    Its threads take turns (leader/follower): one reads the connection; when it reads a call it
-    lets an idle thread take over reading and runs the call itself, so a call starts without
-    waiting for another thread to wake. While ``CALL_THREADS`` calls run, the reader queues
-    further calls and keeps reading (callback replies must still get through).
+    Its threads take turns (leader/follower). One reads the connection. A call it reads while
+    more messages wait in its buffer goes to an idle thread; the last one it runs itself, and an
+    idle thread takes over reading, so a lone call starts without waiting for a thread to wake.
+    Reading never stops while calls run (callback replies must get through): with
+    ``CALL_THREADS`` calls running, further calls queue until a thread is free.
     """
 
     def __init__(self, *, sock: socket.socket, modules: Path) -> None:
@@ -337,12 +343,12 @@ class Worker:
         self._waiters_lock = threading.Lock()
         self._requests = itertools.count(1)
         self._cleanup: list[Callable[[], None]] = []
-        self._frames = FrameReader(sock)
-        self._reading = threading.Lock()  # held by the thread that reads the connection
-        self._threads_lock = threading.Lock()  # guards the four below
+        self._frames = FrameReader(sock)  # read by the reading thread only
+        self._turns = threading.Condition()  # guards the four below; idle threads wait on it
         self._threads = 0  # serving threads started
-        self._idle = 0  # of which waiting to read
-        self._queued: collections.deque[Message] = collections.deque()  # calls no thread was free to run
+        self._idle = 0  # of which waiting and not yet woken
+        self._reader_free = True  # nobody reads the connection: the next thread to look takes over
+        self._queued: collections.deque[Message] = collections.deque()  # calls read for another thread
         self._exit_code: int | None = None
         self._finished: queue.SimpleQueue[int] = queue.SimpleQueue()
 
@@ -350,11 +356,12 @@ class Worker:
 
     def serve(self) -> int:
         """Handle requests until shutdown (0), end of stream (0) or a protocol error (2)."""
-        self._add_thread()
+        with self._turns:
+            self._add_thread()
         return self._finished.get()
 
     def _add_thread(self) -> None:
-        """Start one more serving thread; call with ``_threads_lock`` held."""
+        """Start one more serving thread; call with ``_turns`` held."""
         self._threads += 1
         threading.Thread(target=self._serve_thread, name="student-call", daemon=True).start()
 
@@ -366,45 +373,64 @@ class Worker:
             self._call(message)
 
     def _next_call(self) -> Message | None:
-        """A call for this thread to run: a queued one, else one read while leading; None once serving ends."""
-        with self._threads_lock:
-            if self._queued:
-                return self._queued.popleft()
-            self._idle += 1
-        with self._reading:
-            with self._threads_lock:
-                self._idle -= 1
-            while self._exit_code is None:
-                try:
-                    message = self._frames.read()
-                except (ProtocolError, OSError) as exc:
-                    print(f"worker: {exc}", file=sys.__stderr__)
-                    self._finish(2)
-                    break
-                if message is None:
-                    self._finish(0)
-                    break
-                if "callback_reply" in message:
-                    self._deliver_callback_reply(message)
-                    continue
-                op = message.get("op")
-                if op == "call":
-                    with self._threads_lock:
-                        if self._idle:
-                            return message  # an idle thread takes over reading
-                        if self._threads <= CALL_THREADS:
-                            self._add_thread()  # it takes over reading
-                            return message
-                        self._queued.append(message)  # every call thread is busy: the next free one runs it
-                elif op == "hello":
-                    self._hello(message)
-                elif op == "import":
-                    self._reply(message, self._import(message.get("module")))
-                elif op == "shutdown":
-                    self._finish(0)
-                else:
-                    self._reply(message, {"error": _error("grader.ProtocolError", f"unknown op {str(op)[:40]!r}")})
+        """The next call for this thread: it reads the connection if nobody does, else runs a queued call."""
+        with self._turns:
+            while not self._reader_free:
+                if self._queued:
+                    return self._queued.popleft()
+                self._idle += 1
+                self._turns.wait()  # whoever notifies takes this thread off _idle
+            self._reader_free = False
+        return self._read_until_call()
+
+    def _read_until_call(self) -> Message | None:
+        """Read (this thread alone) until a call this thread runs itself; None once serving ends."""
+        while self._exit_code is None:
+            try:
+                message = self._frames.read()
+            except (ProtocolError, OSError) as exc:
+                print(f"worker: {exc}", file=sys.__stderr__)
+                self._finish(2)
+                break
+            if message is None:
+                self._finish(0)
+                break
+            if "callback_reply" in message:
+                self._deliver_callback_reply(message)
+                continue
+            op = message.get("op")
+            if op == "call":
+                if self._hand_over(message, more=self._frames.complete()):
+                    return message
+            elif op == "hello":
+                self._hello(message)
+            elif op == "import":
+                self._reply(message, self._import(message.get("module")))
+            elif op == "shutdown":
+                self._finish(0)
+            else:
+                self._reply(message, {"error": _error("grader.ProtocolError", f"unknown op {str(op)[:40]!r}")})
         return None
+
+    def _hand_over(self, call: Message, *, more: bool) -> bool:
+        """True when the reading thread should run ``call`` itself, another thread now taking over reading.
+
+        Otherwise ``call`` is queued for another thread (an idle one, a new one, or the next to
+        finish a call) and the reading thread reads on: while more messages are buffered, or
+        while every call thread is busy.
+        """
+        with self._turns:
+            spare = self._idle > 0 or self._threads <= CALL_THREADS
+            if not more and spare:
+                self._reader_free = True
+            else:
+                self._queued.append(call)
+            if self._idle:
+                self._idle -= 1
+                self._turns.notify()
+            elif spare:
+                self._add_thread()
+            return self._reader_free
 
     def _finish(self, code: int) -> None:
         self._exit_code = code
