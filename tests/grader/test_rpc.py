@@ -167,6 +167,18 @@ STUDENT = textwrap.dedent(
         return pid
 
 
+    GATE = threading.Event()
+
+
+    def wait_at_gate():
+        return GATE.wait(5)
+
+
+    def open_gate():
+        GATE.set()
+        return "open"
+
+
     LATE = []
 
 
@@ -676,6 +688,18 @@ def test_many_callers_with_callbacks_and_a_timeout_each_get_their_own_answer(
     expected = ["timed out"] + [i + 1 if i % 2 else (i, (i,)) for i in range(1, callers)]
     assert results == expected
     assert worker.alive()
+
+
+def test_a_call_waiting_for_a_later_call_does_not_hold_it_up(spawn: Callable[..., WorkerProcess]) -> None:
+    worker = spawn(student=STUDENT)
+    worker.import_module("student")
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(call, worker, "wait_at_gate")
+        time.sleep(0.1)  # the worker runs it (nothing else is buffered): the next call needs another reader
+        started = time.monotonic()
+        assert call(worker, "open_gate") == "open"
+        assert waiting.result(timeout=5) is True
+    assert time.monotonic() - started < 1.0
 
 
 def test_a_reply_for_a_caller_that_gave_up_reaches_nobody(shared: WorkerProcess) -> None:
