@@ -2,9 +2,10 @@
 
 :func:`start_worker` spawns ``grader/worker.py`` (behind an optional confinement ``argv_prefix``)
 with one end of a socketpair; :class:`WorkerProcess` speaks the protocol documented in
-:mod:`grader.worker`. Any number of threads may call at once: a waiting caller reads the connection itself when no
-other thread does (leader/follower), hands other callers' replies to them, and a callback the
-worker asks for runs in the calling thread.
+:mod:`grader.worker`. Any number of threads may call at once: a waiting caller reads the
+connection itself when no other thread does (leader/follower) and hands the other callers their
+messages, so a lone call's reply wakes no second thread; a callback the worker asks for runs in
+the calling thread.
 :class:`RemoteModule` makes a worker's module look like the imported module the suites expect.
 """
 

@@ -40,6 +40,7 @@ import math
 import os
 import queue
 import selectors
+import signal
 import socket
 import struct
 import sys
@@ -344,21 +345,33 @@ class Worker:
         self._requests = itertools.count(1)
         self._cleanup: list[Callable[[], None]] = []
         self._frames = FrameReader(sock)  # read by the reading thread only
-        self._turns = threading.Condition()  # guards the four below; idle threads wait on it
+        # Each serving thread is running a call (busy), waiting for work and not yet woken (idle),
+        # reading the connection (at most one), or on its way to look for work.
+        self._turns = threading.Condition()  # guards the five below; idle threads wait on it
         self._threads = 0  # serving threads started
-        self._idle = 0  # of which waiting and not yet woken
+        self._busy = 0
+        self._idle = 0
         self._reader_free = True  # nobody reads the connection: the next thread to look takes over
         self._queued: collections.deque[Message] = collections.deque()  # calls read for another thread
         self._exit_code: int | None = None
-        self._finished: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._main_tasks: queue.SimpleQueue[Callable[[], None] | int] = queue.SimpleQueue()  # an int: exit
+        self._signal_mask: tuple[int, set[int | signal.Signals]] = (0, set())  # (version, mask) after the last import
 
     # -- the loop --
 
     def serve(self) -> int:
-        """Handle requests until shutdown (0), end of stream (0) or a protocol error (2)."""
+        """Handle requests until shutdown (0), end of stream (0) or a protocol error (2).
+
+        The main thread runs the imports (module code may install signal handlers, which only
+        the main thread can) and otherwise waits; serving threads do the rest.
+        """
         with self._turns:
             self._add_thread()
-        return self._finished.get()
+        while True:
+            task = self._main_tasks.get()
+            if isinstance(task, int):
+                return task
+            task()
 
     def _add_thread(self) -> None:
         """Start one more serving thread; call with ``_turns`` held."""
@@ -366,17 +379,31 @@ class Worker:
         threading.Thread(target=self._serve_thread, name="student-call", daemon=True).start()
 
     def _serve_thread(self) -> None:
-        while True:
-            message = self._next_call()
-            if message is None:
-                return
-            self._call(message)
+        mask_version = 0
+        finished = False
+        try:
+            while True:
+                message = self._next_call(finished=finished)
+                finished = True
+                if message is None:
+                    return
+                if mask_version != self._signal_mask[0]:  # block what the module blocked where it was imported
+                    mask_version, mask = self._signal_mask
+                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                self._call(message)
+        except BaseException as exc:  # e.g. an exception student code injected into this thread
+            print(f"worker: a serving thread failed: {type(exc).__name__}", file=sys.__stderr__)
+            self._finish(2)
 
-    def _next_call(self) -> Message | None:
-        """The next call for this thread: it reads the connection if nobody does, else runs a queued call."""
+    def _next_call(self, *, finished: bool) -> Message | None:
+        """The next call for this thread (which ``finished`` one): it reads the connection if nobody
+        does, else runs a queued call, else waits."""
         with self._turns:
+            if finished:
+                self._busy -= 1
             while not self._reader_free:
-                if self._queued:
+                if self._queued and self._busy < CALL_THREADS:
+                    self._busy += 1
                     return self._queued.popleft()
                 self._idle += 1
                 self._turns.wait()  # whoever notifies takes this thread off _idle
@@ -405,7 +432,7 @@ class Worker:
             elif op == "hello":
                 self._hello(message)
             elif op == "import":
-                self._reply(message, self._import(message.get("module")))
+                self._import_in_main_thread(message)
             elif op == "shutdown":
                 self._finish(0)
             else:
@@ -415,26 +442,47 @@ class Worker:
     def _hand_over(self, call: Message, *, more: bool) -> bool:
         """True when the reading thread should run ``call`` itself, another thread now taking over reading.
 
-        Otherwise ``call`` is queued for another thread (an idle one, a new one, or the next to
-        finish a call) and the reading thread reads on: while more messages are buffered, or
-        while every call thread is busy.
+        Otherwise ``call`` is queued for another thread and the reading thread reads on: while
+        more messages are buffered, or while ``CALL_THREADS`` calls run (the next thread to
+        finish one takes it). Threads on their way to look for work take it without a wake-up;
+        idle ones are woken, and new threads start only when there are too few of those.
         """
         with self._turns:
-            spare = self._idle > 0 or self._threads <= CALL_THREADS
-            if not more and spare:
-                self._reader_free = True
-            else:
+            if self._busy >= CALL_THREADS:
                 self._queued.append(call)
-            if self._idle:
-                self._idle -= 1
-                self._turns.notify()
-            elif spare:
-                self._add_thread()
+                return False
+            if more:
+                self._queued.append(call)
+            else:
+                self._reader_free = True
+                self._busy += 1
+            work = min(len(self._queued), CALL_THREADS - self._busy) + self._reader_free
+            coming = self._threads - self._busy - self._idle - (not self._reader_free)
+            for _ in range(work - coming):
+                if self._idle:
+                    self._idle -= 1
+                    self._turns.notify()
+                elif self._threads <= CALL_THREADS:
+                    self._add_thread()
             return self._reader_free
+
+    def _import_in_main_thread(self, message: Message) -> None:
+        """Have the main thread import the module and reply; this (reading) thread waits until it has."""
+        done = threading.Event()
+
+        def task() -> None:
+            try:
+                self._reply(message, self._import(message.get("module")))
+            finally:
+                self._signal_mask = (self._signal_mask[0] + 1, signal.pthread_sigmask(signal.SIG_BLOCK, []))
+                done.set()
+
+        self._main_tasks.put(task)
+        done.wait()
 
     def _finish(self, code: int) -> None:
         self._exit_code = code
-        self._finished.put(code)
+        self._main_tasks.put(code)
 
     def close(self) -> None:
         """Best-effort cleanup before exit (listening sockets, temporary files)."""
@@ -516,6 +564,8 @@ class Worker:
             return
         _flush_output()
         try:
+            if type(result) in (str, bytes) and len(result) > MAX_FRAME:  # refused before its JSON copies are made
+                raise ProtocolError("result too large")
             frame = pack_frame({"id": call_id, "result": encode(result)})
         except UnsupportedValue as exc:
             frame = pack_frame({"id": call_id, "error": self._unsupported("returned", exc.what)})

@@ -198,6 +198,15 @@ STUDENT = textwrap.dedent(
         return LATE
 
 
+    def inject_exit_into_other_threads():
+        import ctypes
+
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and thread.ident is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit))
+        return "injected"
+
+
     def close_connection_later():  # the worker itself stays up, reading
         sock = socket.socket(fileno=os.dup(int(sys.argv[sys.argv.index("--rpc-fd") + 1])))
         threading.Timer(0.2, sock.shutdown, args=(socket.SHUT_WR,)).start()
@@ -501,6 +510,43 @@ def test_import_errors_carry_type_file_and_line(spawn: Callable[..., WorkerProce
     assert worker.alive()
     assert worker.import_module("ok") == ["f"]
     assert worker.call("ok", "f", (), {}, timeout=5) == 1
+
+
+SIGNALS_AT_IMPORT = """\
+import signal
+import threading
+
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # only the main thread may install handlers
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+
+
+def blocked_here():
+    return signal.SIGUSR2 in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+def thread_name():
+    return threading.current_thread().name
+"""
+
+
+def test_modules_are_imported_in_the_main_thread_and_calls_keep_its_signal_mask(
+    spawn: Callable[..., WorkerProcess],
+) -> None:
+    worker = spawn(signals=SIGNALS_AT_IMPORT)
+    worker.import_module("signals")
+    assert worker.call("signals", "thread_name", (), {}, timeout=5) != "MainThread"
+    with ThreadPoolExecutor(4) as pool:  # several call threads, some started before the import
+        assert all(pool.map(lambda _: worker.call("signals", "blocked_here", (), {}, timeout=5), range(8)))
+
+
+def test_an_exception_injected_into_the_serving_threads_ends_the_worker(spawn: Callable[..., WorkerProcess]) -> None:
+    worker = spawn(student=STUDENT)
+    worker.import_module("student")
+    assert call(worker, "inject_exit_into_other_threads") == "injected"
+    started = time.monotonic()
+    with pytest.raises(WorkerDied):  # a worker with dead serving threads would leave this call hanging
+        call(worker, "echo", 1, timeout=5)
+    assert time.monotonic() - started < 2.0
 
 
 def test_an_import_that_never_ends_times_out(spawn: Callable[..., WorkerProcess]) -> None:
