@@ -9,16 +9,19 @@ thousands of times, on a disposable real Redis server::
 
 Each round times ``--calls`` sequential calls and ``--threads`` threads x ``--per-thread`` calls
 at once (each thread with its own client, as the ``concurrently`` fixture gives them), for each
-path in turn; the report is the median microseconds per call over the rounds (wall clock of the
-concurrent batch divided by all its calls). ``--baseline PYTHON`` runs every round twice, once
-with this interpreter and once with PYTHON (e.g. another checkout's venv, whose ``grader`` it
-imports), alternating, each in a fresh process, so both are measured in the same spell.
+path in turn; the report is the median microseconds per call over the rounds: wall clock (of the
+concurrent batch divided by all its calls) and CPU time of this process and all its descendants
+(the worker and Redis; Linux /proc, clock ticks, so use 1000+ calls), which a busy shared machine
+distorts less. ``--baseline PYTHON`` runs every round twice, once with this interpreter and once
+with PYTHON (e.g. another checkout's venv, whose ``grader`` it imports), alternating, each in a
+fresh process, so both are measured in the same spell.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -40,20 +43,45 @@ from grader.submission import import_module
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 PATHS = ("direct", "proxy", "sandboxed")
+MODES = ("seq", "seq_cpu", "conc", "conc_cpu")  # wall-clock and CPU us/call, sequential and concurrent
 
 Call = Callable[[redis.Redis, str], Any]
 
 
-def sequential(call: Call, client: redis.Redis, calls: int) -> float:
-    """Microseconds per call over ``calls`` calls in this thread."""
+def tree_cpu_s() -> float:
+    """CPU seconds used so far by this process and every live descendant (the worker, its launchers, Redis)."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            parents[int(entry.name)] = int(fields[1])
+            used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= found
+        grew = bool(found)
+    return sum(used[pid] for pid in ours if pid in used)
+
+
+def sequential(call: Call, client: redis.Redis, calls: int) -> tuple[float, float]:
+    """Wall-clock and CPU (all our processes) microseconds per call over ``calls`` calls in this thread."""
+    cpu = tree_cpu_s()
     started = time.perf_counter()
     for _ in range(calls):
         call(client, "seq")
-    return (time.perf_counter() - started) / calls * 1e6
+    wall = time.perf_counter() - started
+    return wall / calls * 1e6, (tree_cpu_s() - cpu) / calls * 1e6
 
 
-def concurrent(call: Call, clients: list[redis.Redis], per_thread: int) -> float:
-    """Microseconds per call (wall clock / all calls) with one thread per client, started together."""
+def concurrent(call: Call, clients: list[redis.Redis], per_thread: int) -> tuple[float, float]:
+    """Wall-clock (all calls at once) and CPU microseconds per call, one thread per client, started together."""
     barrier = threading.Barrier(len(clients) + 1)
 
     def work(client: redis.Redis) -> None:
@@ -64,11 +92,14 @@ def concurrent(call: Call, clients: list[redis.Redis], per_thread: int) -> float
     threads = [threading.Thread(target=work, args=(c,)) for c in clients]
     for thread in threads:
         thread.start()
+    cpu = tree_cpu_s()
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
         thread.join()
-    return (time.perf_counter() - started) / (per_thread * len(clients)) * 1e6
+    wall = time.perf_counter() - started
+    calls = per_thread * len(clients)
+    return wall / calls * 1e6, (tree_cpu_s() - cpu) / calls * 1e6
 
 
 def run_rounds(options: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
@@ -106,15 +137,15 @@ def run_rounds(options: argparse.Namespace) -> dict[str, dict[str, list[float]]]
             if path == "sandboxed":
                 names.update({id(c): f"c{i + 1}" for i, c in enumerate(others)})
             clients[path] = (main, others)
-        results: dict[str, dict[str, list[float]]] = {path: {"seq": [], "conc": []} for path in paths}
+        results: dict[str, dict[str, list[float]]] = {path: {mode: [] for mode in MODES} for path in paths}
         for round_ in range(options.rounds + 1):  # round 0 warms up (connections, pool threads)
             for path, (call, _target) in paths.items():
                 main, others = clients[path]
                 seq = sequential(call, main, options.calls)
                 conc = concurrent(call, others, options.per_thread)
                 if round_:
-                    results[path]["seq"].append(seq)
-                    results[path]["conc"].append(conc)
+                    for mode, value in zip(MODES, (*seq, *conc), strict=True):
+                        results[path][mode].append(value)
         return results
     finally:
         for made_client in made:
@@ -177,8 +208,9 @@ def main() -> None:
         return
     print(f"median us/call over {options.rounds} rounds (seq: {options.calls} calls; "
           f"conc: {options.threads} threads x {options.per_thread})")  # fmt: skip
+    print(f"{'path':<10} " + " ".join(f"{mode:>9}" for mode in MODES))
     for path, modes in results.items():
-        print(f"{path:<10} seq {statistics.median(modes['seq']):8.1f}   conc {statistics.median(modes['conc']):8.1f}")
+        print(f"{path:<10} " + " ".join(f"{statistics.median(modes[mode]):>9.1f}" for mode in MODES))
 
 
 if __name__ == "__main__":
