@@ -507,6 +507,12 @@ class WorkerProcess:
         while True:
             if self._dead is not None:
                 return _DEAD
+            # The reader before this one may have routed our message here just before it let go of
+            # the connection, after we last looked: reading on would wait for a message already had.
+            with contextlib.suppress(queue.Empty):
+                handed = request.inbox.get_nowait()
+                if handed is not _READ:
+                    return handed
             try:
                 message = frames.buffered()
                 if message is None:

@@ -926,3 +926,22 @@ def test_remote_module_exposes_only_the_listed_functions(shared: WorkerProcess) 
     assert dir(module) == ["echo", "fail"]
     shadowing = RemoteModule(shared, "student", ["worker", "timeout", "functions"], None)
     assert all(isinstance(getattr(shadowing, n), RemoteFunction) for n in ("worker", "timeout", "functions"))
+
+
+def test_callers_racing_for_the_connection_never_lose_a_reply(shared: WorkerProcess) -> None:
+    """Leader/follower hand-overs under constant thread switching: every call is answered.
+
+    A reply routed to a caller just as it took over reading was once left in its inbox while it
+    waited on the connection for good; a thread switch every 10 us made that happen within
+    seconds. Each call has a deadline, so a lost reply fails the test instead of hanging it.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(
+                pool.map(lambda i: [call(shared, "echo", f"{i}-{n}", timeout=20) for n in range(300)], range(8))
+            )
+    finally:
+        sys.setswitchinterval(previous)
+    assert results == [[f"{i}-{n}" for n in range(300)] for i in range(8)]
