@@ -468,9 +468,7 @@ class Batch:
             "sandbox": options.sandbox,
         }
         with self._lock:
-            child = self._idle.pop() if self._idle else None
-        child = child or GradingProcess()
-        with self._lock:
+            child = self._idle.pop() if self._idle else GradingProcess()
             self._running[task.student.student_id] = child
         if self._killing.is_set():
             child.interrupt()

@@ -527,10 +527,8 @@ class WorkerProcess:
                     return message
             except (BlockingIOError, InterruptedError):
                 continue
-            except ProtocolError as exc:
-                self._broken(f"protocol error: {exc}")
-            except OSError as exc:
-                self._broken(f"the connection to the worker broke: {exc}")
+            except (ProtocolError, OSError) as exc:
+                self._read_failed(exc)
 
     def _drain_buffered(self) -> None:
         """Route the complete messages already received, so that nobody waits for them; holds ``_reading``."""
@@ -538,7 +536,7 @@ class WorkerProcess:
             while self._dead is None and (message := self._frames.buffered()) is not None:
                 self._route(message)
         except ProtocolError as exc:
-            self._broken(f"protocol error: {exc}")
+            self._read_failed(exc)
 
     def _pass_reading(self) -> None:
         """If nobody reads the connection, hand the turn to read to one waiting caller."""
@@ -659,13 +657,18 @@ class WorkerProcess:
                 self._drain_buffered()
             except (BlockingIOError, InterruptedError):
                 pass
-            except ProtocolError as exc:
-                self._broken(f"protocol error: {exc}")
-            except OSError as exc:
-                self._broken(f"the connection to the worker broke: {exc}")
+            except (ProtocolError, OSError) as exc:
+                self._read_failed(exc)
             finally:
                 self._reading.release()
                 self._pass_reading()
+
+    def _read_failed(self, exc: ProtocolError | OSError) -> None:
+        """Reading the connection failed: it is broken, for the reason ``exc`` gives."""
+        if isinstance(exc, ProtocolError):
+            self._broken(f"protocol error: {exc}")
+        else:
+            self._broken(f"the connection to the worker broke: {exc}")
 
     def _broken(self, reason: str) -> None:
         """The connection is unusable: fail every caller and stop the worker (it cannot talk, it is of no use)."""
