@@ -101,8 +101,8 @@ def _busy(data: dict[str, Any]) -> list[str]:
         )
     if m.get("sandbox_user_tasks", 0) > 0:
         notes.append(
-            f"WARNING: {m['sandbox_user_tasks']} tasks already run as the sandbox user before the benchmark "
-            "(RLIMIT_NPROC is per user: confined workers may fail to start threads)"
+            f"WARNING: {m['sandbox_user_tasks']} threads of sandboxed workers left over by another run were "
+            "running before the benchmark: they compete for the CPU"
         )
     return notes
 

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import platform
-import pwd
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ try:
     from measure import Finished, Samples, Variant, paired_ratios, run_rounds, summarize
 
     from grader.redis_server import DisposableRedis, find_server_binary
+    from grader.sandbox import FIRST_WORKER_UID, WORKER_UIDS
 except ModuleNotFoundError as missing:  # pragma: no cover - run with the wrong interpreter
     sys.exit(f"bench/run.py: {missing}; run it with the project's venv: .venv/bin/python bench/run.py")
 
@@ -212,19 +212,17 @@ def _git_commit() -> str:
     return (head.stdout.strip() or "unknown") + ("+dirty" if status.stdout.strip() else "")
 
 
-def _tasks_of_user(name: str = "nobody") -> int:
-    """Threads that run as ``name`` right now (the sandbox's worker user; RLIMIT_NPROC counts them all)."""
-    try:
-        uid = pwd.getpwnam(name).pw_uid
-    except KeyError:
-        return 0
+def _leftover_worker_tasks() -> int:
+    """Threads of sandboxed workers that already run (uids in the workers' range): left over by
+    another run, they compete for the CPU."""
     count = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
         except OSError:
             continue  # the process ended meanwhile
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
+        uid = int(fields.get("Uid", "-1").split()[0])
+        if FIRST_WORKER_UID <= uid < FIRST_WORKER_UID + WORKER_UIDS:
             count += int(fields.get("Threads", "1"))
     return count
 
@@ -241,7 +239,7 @@ def machine_info(redis_version: str) -> dict[str, Any]:
         "pytest": importlib.metadata.version("pytest"),
         "commit": _git_commit(),
         "load_before": os.getloadavg(),
-        "sandbox_user_tasks": _tasks_of_user(),
+        "sandbox_user_tasks": _leftover_worker_tasks(),
     }
 
 
