@@ -201,9 +201,13 @@ STUDENT = textwrap.dedent(
     def inject_exit_into_other_threads():
         import ctypes
 
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and thread.ident is not None:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit))
+        def inject():  # from a thread of its own, once this call is over: every serving thread gets it
+            exit_now = ctypes.py_object(SystemExit)
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and thread.ident is not None:
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), exit_now)
+
+        threading.Timer(0.1, inject).start()
         return "injected"
 
 
@@ -543,6 +547,7 @@ def test_an_exception_injected_into_the_serving_threads_ends_the_worker(spawn: C
     worker = spawn(student=STUDENT)
     worker.import_module("student")
     assert call(worker, "inject_exit_into_other_threads") == "injected"
+    time.sleep(0.3)  # the injection is done, including into the thread that served the call above
     started = time.monotonic()
     with pytest.raises(WorkerDied):  # a worker with dead serving threads would leave this call hanging
         call(worker, "echo", 1, timeout=5)
