@@ -463,10 +463,21 @@ def test_notebooks_grade_mutants_as_grader_grade_does(course: Path, fake_only: N
         mutant = mutants[result.name]
         notebook = load(course, result.name)
         outcomes = execute(notebook, replace={mutant.function: textwrap.dedent(mutant.source)})
-        in_notebook = {cell_id: outcomes[cell_id] is None for cell_id in hidden_cells(notebook)}
+        racing = thread_race_tests(result.name)  # whether fakeredis shows a race depends on the scheduler
+        in_notebook = {c: outcomes[c] is None for c in hidden_cells(notebook) if c not in racing}
         by_grader = {t.id.split("::", 1)[1]: t.status == "passed" for t in result.tests}
-        assert in_notebook == by_grader, mutant.name
+        assert in_notebook == {t: ok for t, ok in by_grader.items() if t not in racing}, mutant.name
         assert not all(by_grader.values()), f"{mutant.name} should lose points"
+
+
+def thread_race_tests(assignment: str) -> set[str]:
+    """The hidden tests of ``assignment`` that run the code under test in racing threads (``concurrently``)."""
+    tree = ast.parse((HIDDEN / f"test_{assignment}.py").read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and any(a.arg == "concurrently" for a in node.args.args)
+    }
 
 
 def nbgrader(course: Path, *args: str, redis_url: str | None = None) -> subprocess.CompletedProcess[str]:
