@@ -4,9 +4,8 @@
 with one end of a socketpair; the sandbox instead forks workers from a zygote
 (:mod:`grader.zygote_client`). Either way :class:`WorkerProcess` speaks the protocol documented in
 :mod:`grader.worker`, and controls the process through a :class:`ProcessHandle`. Any number of
-threads may call at once: a waiting caller reads the connection itself when no other thread does
-(leader/follower) and hands the other callers their messages, so a lone call's reply wakes no
-second thread; a callback the worker asks for runs in the calling thread.
+threads may call at once: one reader thread hands each reply to the thread that waits for it, and
+a callback the worker asks for runs in the calling thread.
 :class:`RemoteModule` makes a worker's module look like the imported module the suites expect.
 """
 
@@ -15,11 +14,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
-import math
 import os
 import queue
 import secrets
-import select
 import selectors
 import signal
 import socket
@@ -276,7 +273,6 @@ class PopenHandle:
 
 
 _DEAD = object()  # put in a call's queue when the worker is gone
-_READ = object()  # put in a waiting call's queue when nobody reads the connection: take over
 
 
 @dataclass
@@ -286,7 +282,6 @@ class _Request:
     inbox: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
     callbacks: dict[int, Callable[..., Any]] = field(default_factory=dict)
     raised: dict[str, BaseException] = field(default_factory=dict)
-    waiting: bool = False  # blocked on its inbox, so it may be asked to read; guarded by WorkerProcess._lock
 
     def register(self, function: Callable[..., Any]) -> int:
         number = len(self.callbacks) + 1
@@ -317,10 +312,6 @@ class WorkerProcess:
         self._requests: dict[int, _Request] = {}
         self._dead: str | None = None
         self._killed = False
-        self._frames = FrameReader(sock)
-        self._reading = threading.Lock()  # held by the one thread that reads the connection
-        self._readable = select.poll()
-        self._readable.register(sock, select.POLLIN)
         self._reader = threading.Thread(target=self._read_loop, name=f"worker-{process.pid}-reader", daemon=True)
         _LIVE.add(self)
         self._reader.start()
@@ -347,7 +338,8 @@ class WorkerProcess:
         self._fail("the worker was killed")
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        self._reading.acquire(timeout=READER_JOIN_S)  # whoever reads notices the shutdown; nobody reads after
+        if threading.current_thread() is not self._reader:
+            self._reader.join(READER_JOIN_S)
         with self._send_lock:  # a sender notices _dead within one poll and lets go
             self._sock.close()
         self._process.kill(wait=True)
@@ -445,7 +437,6 @@ class WorkerProcess:
         finally:
             with self._lock:
                 self._requests.pop(number, None)
-            self._pass_reading()  # in case the turn to read was handed to this request as it finished
 
     def _control(self, message: Message, timeout: float) -> Message:
         deadline = time.monotonic() + timeout
@@ -458,110 +449,26 @@ class WorkerProcess:
         return reply
 
     def _wait(self, request: _Request, deadline: float | None) -> Message:
-        """The next message for ``request``; raises WorkerTimeout or WorkerDied.
-
-        The caller reads the connection itself when no other thread does; otherwise it waits for
-        the reader to hand it its message, or the turn to read.
-        """
-        liveness = _Liveness()
+        """The next message for ``request``; raises WorkerTimeout or WorkerDied."""
+        exited_at: float | None = None
         while True:
+            wait = LIVENESS_POLL_S if deadline is None else min(LIVENESS_POLL_S, deadline - time.monotonic())
             try:
-                item = request.inbox.get_nowait()
+                item = request.inbox.get(timeout=max(wait, 0.0))
             except queue.Empty:
-                item = None
-            if item is None or item is _READ:
-                with self._lock:
-                    request.waiting = True
-                if self._reading.acquire(blocking=False):
-                    with self._lock:
-                        request.waiting = False
-                    try:
-                        item = self._lead(request, deadline, liveness)
-                    finally:
-                        self._drain_buffered()
-                        self._reading.release()
-                        self._pass_reading()
-                else:
-                    item = self._follow(request, deadline, liveness)
-                    if item is _READ:
-                        continue
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WorkerTimeout("the worker did not answer in time") from None
+                # A descendant may hold the socket open after the worker exited: notice the exit.
+                if not self._running():
+                    if exited_at is None:
+                        exited_at = time.monotonic()
+                    elif time.monotonic() - exited_at >= LIVENESS_POLL_S:
+                        self._fail(f"the worker exited with status {self._exit_code()}")
+                continue
             if item is _DEAD:
                 raise WorkerDied(self._dead or "the worker died")
             assert isinstance(item, dict)
             return item
-
-    def _follow(self, request: _Request, deadline: float | None, liveness: _Liveness) -> object:
-        """Wait for the next item in ``request``'s inbox (``_READ`` after a liveness poll, to retry reading)."""
-        try:
-            return request.inbox.get(timeout=self._poll_interval(deadline))
-        except queue.Empty:
-            self._check_liveness(deadline, liveness)
-            return _READ
-        finally:
-            with self._lock:
-                request.waiting = False
-
-    def _lead(self, request: _Request, deadline: float | None, liveness: _Liveness) -> object:
-        """Read the connection until a message for ``request`` arrives, routing the others; holds ``_reading``."""
-        frames = self._frames
-        while True:
-            if self._dead is not None:
-                return _DEAD
-            # The reader before this one may have routed our message here just before it let go of
-            # the connection, after we last looked: reading on would wait for a message already had.
-            with contextlib.suppress(queue.Empty):
-                handed = request.inbox.get_nowait()
-                if handed is not _READ:
-                    return handed
-            try:
-                message = frames.buffered()
-                if message is None:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        raise WorkerTimeout("the worker did not answer in time")
-                    if not self._readable.poll(math.ceil(self._poll_interval(deadline) * 1000)):
-                        self._check_liveness(deadline, liveness)
-                    elif not frames.receive(socket.MSG_DONTWAIT):
-                        self._broken("the worker closed its connection")
-                    continue
-                if self._route(message, keep=request) is request:
-                    return message
-            except (BlockingIOError, InterruptedError):
-                continue
-            except (ProtocolError, OSError) as exc:
-                self._read_failed(exc)
-
-    def _drain_buffered(self) -> None:
-        """Route the complete messages already received, so that nobody waits for them; holds ``_reading``."""
-        try:
-            while self._dead is None and (message := self._frames.buffered()) is not None:
-                self._route(message)
-        except ProtocolError as exc:
-            self._read_failed(exc)
-
-    def _pass_reading(self) -> None:
-        """If nobody reads the connection, hand the turn to read to one waiting caller."""
-        if self._reading.locked():
-            return
-        with self._lock:
-            waiting = next((r for r in self._requests.values() if r.waiting), None)
-            if waiting is not None:
-                waiting.waiting = False
-                waiting.inbox.put(_READ)
-
-    @staticmethod
-    def _poll_interval(deadline: float | None) -> float:
-        return LIVENESS_POLL_S if deadline is None else max(min(LIVENESS_POLL_S, deadline - time.monotonic()), 0.0)
-
-    def _check_liveness(self, deadline: float | None, liveness: _Liveness) -> None:
-        """After a quiet poll: WorkerTimeout past ``deadline``; the connection marked dead once the worker exited."""
-        if deadline is not None and time.monotonic() >= deadline:
-            raise WorkerTimeout("the worker did not answer in time")
-        # A descendant may hold the socket open after the worker exited: notice the exit.
-        if not self._running():
-            if liveness.exited_at is None:
-                liveness.exited_at = time.monotonic()
-            elif time.monotonic() - liveness.exited_at >= LIVENESS_POLL_S:
-                self._fail(f"the worker exited with status {self._exit_code()}")
 
     def _outcome(self, request: _Request, reply: Message) -> Any:
         if "result" in reply:
@@ -618,8 +525,8 @@ class WorkerProcess:
     def _send_frame(self, frame: bytes, *, deadline: float | None) -> None:
         """Send all of ``frame`` without blocking past ``deadline``; a partial send breaks the connection."""
         view = memoryview(frame)
-        with self._send_lock, contextlib.ExitStack() as stack:
-            selector: selectors.BaseSelector | None = None  # made only when the socket is full
+        with self._send_lock, selectors.DefaultSelector() as selector:
+            selector.register(self._sock, selectors.EVENT_WRITE)
             while view:
                 if self._dead is not None:
                     raise WorkerDied(self._dead)
@@ -638,45 +545,25 @@ class WorkerProcess:
                             self._fail("a message to the worker was cut off by a timeout")
                             self._signal_group()
                         raise WorkerTimeout("the worker stopped reading its requests")
-                    if selector is None:
-                        selector = stack.enter_context(selectors.DefaultSelector())
-                        selector.register(self._sock, selectors.EVENT_WRITE)
                     selector.select(min(remaining, LIVENESS_POLL_S))
 
     def _read_loop(self) -> None:
-        """While no caller reads: every ``LIVENESS_POLL_S``, route what arrived (late callbacks) and notice a
-        closed connection."""
-        while self._dead is None:
-            time.sleep(LIVENESS_POLL_S)
-            if not self._reading.acquire(blocking=False):
-                continue
-            try:
-                while self._dead is None and self._readable.poll(0):
-                    if not self._frames.receive(socket.MSG_DONTWAIT):
-                        self._broken("the worker closed its connection")
-                self._drain_buffered()
-            except (BlockingIOError, InterruptedError):
-                pass
-            except (ProtocolError, OSError) as exc:
-                self._read_failed(exc)
-            finally:
-                self._reading.release()
-                self._pass_reading()
-
-    def _read_failed(self, exc: ProtocolError | OSError) -> None:
-        """Reading the connection failed: it is broken, for the reason ``exc`` gives."""
-        if isinstance(exc, ProtocolError):
-            self._broken(f"protocol error: {exc}")
-        else:
-            self._broken(f"the connection to the worker broke: {exc}")
-
-    def _broken(self, reason: str) -> None:
-        """The connection is unusable: fail every caller and stop the worker (it cannot talk, it is of no use)."""
+        reader = FrameReader(self._sock)
+        reason = "the worker closed its connection"
+        try:
+            while True:
+                message = reader.read()
+                if message is None:
+                    break
+                self._route(message)
+        except ProtocolError as exc:
+            reason = f"protocol error: {exc}"
+        except OSError as exc:
+            reason = f"the connection to the worker broke: {exc}"
         self._fail(reason)
-        self._signal_group()
+        self._signal_group()  # a worker that cannot talk is of no use; stop it now
 
-    def _route(self, message: Message, *, keep: _Request | None = None) -> _Request | None:
-        """Deliver ``message`` to its request's inbox (not when that request is ``keep``); return that request."""
+    def _route(self, message: Message) -> None:
         if message.get("op") == "callback":
             number = message.get("call")
         elif "id" in message:
@@ -686,8 +573,7 @@ class WorkerProcess:
         with self._lock:
             request = self._requests.get(number) if type(number) is int else None
         if request is not None:
-            if request is not keep:
-                request.inbox.put(message)
+            request.inbox.put(message)
         elif message.get("op") == "callback":  # the call is over: unblock the student thread
             reply = {
                 "callback_reply": message.get("request"),
@@ -696,7 +582,6 @@ class WorkerProcess:
             }
             with contextlib.suppress(WorkerError):
                 self._send_frame(pack_frame(reply), deadline=time.monotonic() + 1.0)
-        return request
 
     def _fail(self, reason: str) -> None:
         """Mark the connection dead and wake every waiting caller with WorkerDied."""
@@ -720,13 +605,6 @@ class WorkerProcess:
     def _signal_group(self) -> None:
         """SIGKILL the worker and all it started, without waiting (:meth:`kill` waits)."""
         self._process.kill(wait=False)
-
-
-@dataclass
-class _Liveness:
-    """When one wait first saw the worker's process gone (it is declared dead one poll later)."""
-
-    exited_at: float | None = None
 
 
 def _client_namer(namer: ClientNamer | None) -> Callable[[object], str | None]:

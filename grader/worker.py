@@ -16,7 +16,7 @@ trusted side sends carries an ``id`` that its reply echoes:
 * ``{"op": "hello", "redis": {"url", "username", "password"}}`` → ``{"ok": true}``
 * ``{"op": "import", "module": "counter"}`` → ``{"ok": true, "functions": [...]}`` or ``{"error": {...}}``
 * ``{"op": "call", "module", "function", "args": [...], "kwargs": {...}}`` → ``{"result": v}`` or
-  ``{"error": {...}}``; up to ``CALL_THREADS`` calls run at once, replies go out as they finish
+  ``{"error": {...}}``; calls run on a pool of ``CALL_THREADS`` threads, replies go out as they finish
 * ``{"op": "shutdown"}`` → the worker exits 0 without replying
 
 While a call runs, student code calling a callable argument sends
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import base64
 import builtins
-import collections
 import contextlib
 import importlib.util
 import io
@@ -41,7 +40,6 @@ import math
 import os
 import queue
 import selectors
-import signal
 import socket
 import struct
 import sys
@@ -50,6 +48,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -120,11 +119,6 @@ def encode(
     ``MAX_ITEMS`` items in all. ``client_name`` may name a Redis client (``{"$client": name}``);
     ``register_callable`` may turn a callable into ``{"$callable": id}``.
     """
-    kind = type(value)  # plain scalars, the common case, skip building the walker
-    if kind is str or kind is bool or value is None:
-        return value
-    if kind is int and isinstance(value, int) and value.bit_length() <= MAX_INT_BITS:
-        return value
     budget = [MAX_ITEMS]
 
     def walk(item: object, depth: int) -> Any:
@@ -177,8 +171,6 @@ def decode(
     ``{"$callable": id}`` and ``{"$client": name}`` are accepted only when the matching
     factory is given.
     """
-    if type(data) in _SCALARS:
-        return data  # the common case, without building the walker
     budget = [MAX_ITEMS]
 
     def contents(items: Any, depth: int, *, pairs: bool = False) -> list[Any]:
@@ -239,14 +231,9 @@ def _reject_constant(name: str) -> Any:
     raise ProtocolError(f"bare {name} in a message")
 
 
-# Made once: json.dumps and json.loads build a new encoder or decoder on every call given options.
-_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def pack_frame(message: Message) -> bytes:
     """``message`` as one frame; raises :class:`ProtocolError` when it exceeds ``MAX_FRAME``."""
-    body = _ENCODER.encode(message).encode("ascii")
+    body = json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
     if len(body) > MAX_FRAME:
         raise ProtocolError(f"message of {len(body)} bytes exceeds the {MAX_FRAME}-byte frame limit")
     return HEADER.pack(len(body)) + body
@@ -255,7 +242,7 @@ def pack_frame(message: Message) -> bytes:
 def parse_frame(body: bytes) -> Message:
     """The JSON object in a frame's body; raises :class:`ProtocolError`."""
     try:
-        message = _DECODER.decode(body.decode("utf-8"))
+        message = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"frame is not valid JSON: {str(exc)[:100]}") from None
     if type(message) is not dict:
@@ -272,46 +259,23 @@ class FrameReader:
 
     def read(self) -> Message | None:
         """The next message, or None at a clean end of stream; raises :class:`ProtocolError`."""
+        buffer = self._buffer
         while True:
-            message = self.buffered()
-            if message is not None:
-                return message
-            if not self.receive():
+            if len(buffer) >= HEADER.size:
+                (size,) = HEADER.unpack_from(buffer)
+                if size > MAX_FRAME:
+                    raise ProtocolError(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
+                end = HEADER.size + size
+                if len(buffer) >= end:
+                    body = bytes(buffer[HEADER.size : end])
+                    del buffer[:end]
+                    return parse_frame(body)
+            chunk = self._sock.recv(1 << 18)
+            if not chunk:
+                if buffer:
+                    raise ProtocolError("connection closed in the middle of a frame")
                 return None
-
-    def buffered(self) -> Message | None:
-        """The next message if the bytes received so far complete one, else None; never touches the socket."""
-        buffer = self._buffer
-        if len(buffer) < HEADER.size:
-            return None
-        (size,) = HEADER.unpack_from(buffer)
-        if size > MAX_FRAME:
-            raise ProtocolError(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
-        end = HEADER.size + size
-        if len(buffer) < end:
-            return None
-        body = bytes(buffer[HEADER.size : end])
-        del buffer[:end]
-        return parse_frame(body)
-
-    def complete(self) -> bool:
-        """True when the bytes received so far hold a whole frame (``buffered`` would not return None)."""
-        buffer = self._buffer
-        return len(buffer) >= HEADER.size and len(buffer) >= HEADER.size + HEADER.unpack_from(buffer)[0]
-
-    def receive(self, flags: int = 0) -> bool:
-        """One ``recv`` (with ``flags``) into the buffer; False at a clean end of stream.
-
-        Raises what ``recv`` raises (BlockingIOError with ``MSG_DONTWAIT``), and
-        :class:`ProtocolError` when the stream ends in the middle of a frame.
-        """
-        chunk = self._sock.recv(1 << 18, flags)
-        if not chunk:
-            if self._buffer:
-                raise ProtocolError("connection closed in the middle of a frame")
-            return False
-        self._buffer += chunk
-        return True
+            buffer += chunk
 
 
 # --- The worker ----------------------------------------------------------------------------------
@@ -322,14 +286,7 @@ def _error(type_: str, message: str) -> Message:
 
 
 class Worker:
-    """Serves one connection: imports modules, runs calls on up to ``CALL_THREADS`` threads, proxies callbacks.
-
-    Its threads take turns (leader/follower). One reads the connection. A call it reads while
-    more messages wait in its buffer goes to an idle thread; the last one it runs itself, and an
-    idle thread takes over reading, so a lone call starts without waiting for a thread to wake.
-    Reading never stops while calls run (callback replies must get through): with
-    ``CALL_THREADS`` calls running, further calls queue until a thread is free.
-    """
+    """Serves one connection: imports modules, runs calls on a thread pool, proxies callbacks."""
 
     def __init__(self, *, sock: socket.socket, modules: Path) -> None:
         self._sock = sock
@@ -344,146 +301,36 @@ class Worker:
         self._waiters: dict[int, queue.SimpleQueue[Message]] = {}
         self._waiters_lock = threading.Lock()
         self._requests = itertools.count(1)
+        self._pool = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="student-call")
         self._cleanup: list[Callable[[], None]] = []
-        self._frames = FrameReader(sock)  # read by the reading thread only
-        # Each serving thread is running a call (busy), waiting for work and not yet woken (idle),
-        # reading the connection (at most one), or on its way to look for work.
-        self._turns = threading.Condition()  # guards the five below; idle threads wait on it
-        self._threads = 0  # serving threads started
-        self._busy = 0
-        self._idle = 0
-        self._reader_free = True  # nobody reads the connection: the next thread to look takes over
-        self._queued: collections.deque[Message] = collections.deque()  # calls read for another thread
-        self._exit_code: int | None = None
-        self._main_tasks: queue.SimpleQueue[Callable[[], None] | int] = queue.SimpleQueue()  # an int: exit
-        self._signal_mask: tuple[int, set[int | signal.Signals]] = (0, set())  # (version, mask) after the last import
 
     # -- the loop --
 
     def serve(self) -> int:
-        """Handle requests until shutdown (0), end of stream (0) or a protocol error (2).
-
-        The main thread runs the imports (module code may install signal handlers, which only
-        the main thread can) and otherwise waits; serving threads do the rest.
-        """
-        with self._turns:
-            self._add_thread()
+        """Handle requests until shutdown (0), end of stream (0) or a protocol error (2)."""
+        reader = FrameReader(self._sock)
         while True:
-            task = self._main_tasks.get()
-            if isinstance(task, int):
-                return task
-            task()
-
-    def _add_thread(self) -> None:
-        """Start one more serving thread; call with ``_turns`` held."""
-        self._threads += 1
-        threading.Thread(target=self._serve_thread, name="student-call", daemon=True).start()
-
-    def _serve_thread(self) -> None:
-        mask_version = 0
-        finished = False
-        try:
-            while True:
-                message = self._next_call(finished=finished)
-                finished = True
-                if message is None:
-                    return
-                if mask_version != self._signal_mask[0]:  # block what the module blocked where it was imported
-                    mask_version, mask = self._signal_mask
-                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                self._call(message)
-        except BaseException as exc:  # e.g. an exception student code injected into this thread
-            print(f"worker: a serving thread failed: {type(exc).__name__}", file=sys.__stderr__)
-            self._finish(2)
-
-    def _next_call(self, *, finished: bool) -> Message | None:
-        """The next call for this thread (which ``finished`` one): it reads the connection if nobody
-        does, else runs a queued call, else waits."""
-        with self._turns:
-            if finished:
-                self._busy -= 1
-            while not self._reader_free:
-                if self._queued and self._busy < CALL_THREADS:
-                    self._busy += 1
-                    return self._queued.popleft()
-                self._idle += 1
-                self._turns.wait()  # whoever notifies takes this thread off _idle
-            self._reader_free = False
-        return self._read_until_call()
-
-    def _read_until_call(self) -> Message | None:
-        """Read (this thread alone) until a call this thread runs itself; None once serving ends."""
-        while self._exit_code is None:
             try:
-                message = self._frames.read()
+                message = reader.read()
             except (ProtocolError, OSError) as exc:
                 print(f"worker: {exc}", file=sys.__stderr__)
-                self._finish(2)
-                break
+                return 2
             if message is None:
-                self._finish(0)
-                break
+                return 0
             if "callback_reply" in message:
                 self._deliver_callback_reply(message)
                 continue
             op = message.get("op")
             if op == "call":
-                if self._hand_over(message, more=self._frames.complete()):
-                    return message
+                self._pool.submit(self._call, message)
             elif op == "hello":
                 self._hello(message)
             elif op == "import":
-                self._import_in_main_thread(message)
+                self._reply(message, self._import(message.get("module")))
             elif op == "shutdown":
-                self._finish(0)
+                return 0
             else:
                 self._reply(message, {"error": _error("grader.ProtocolError", f"unknown op {str(op)[:40]!r}")})
-        return None
-
-    def _hand_over(self, call: Message, *, more: bool) -> bool:
-        """True when the reading thread should run ``call`` itself, another thread now taking over reading.
-
-        Otherwise ``call`` is queued for another thread and the reading thread reads on: while
-        more messages are buffered, or while ``CALL_THREADS`` calls run (the next thread to
-        finish one takes it). Threads on their way to look for work take it without a wake-up;
-        idle ones are woken, and new threads start only when there are too few of those.
-        """
-        with self._turns:
-            if self._busy >= CALL_THREADS:
-                self._queued.append(call)
-                return False
-            if more:
-                self._queued.append(call)
-            else:
-                self._reader_free = True
-                self._busy += 1
-            work = min(len(self._queued), CALL_THREADS - self._busy) + self._reader_free
-            coming = self._threads - self._busy - self._idle - (not self._reader_free)
-            for _ in range(work - coming):
-                if self._idle:
-                    self._idle -= 1
-                    self._turns.notify()
-                elif self._threads <= CALL_THREADS:
-                    self._add_thread()
-            return self._reader_free
-
-    def _import_in_main_thread(self, message: Message) -> None:
-        """Have the main thread import the module and reply; this (reading) thread waits until it has."""
-        done = threading.Event()
-
-        def task() -> None:
-            try:
-                self._reply(message, self._import(message.get("module")))
-            finally:
-                self._signal_mask = (self._signal_mask[0] + 1, signal.pthread_sigmask(signal.SIG_BLOCK, []))
-                done.set()
-
-        self._main_tasks.put(task)
-        done.wait()
-
-    def _finish(self, code: int) -> None:
-        self._exit_code = code
-        self._main_tasks.put(code)
 
     def close(self) -> None:
         """Best-effort cleanup before exit (listening sockets, temporary files)."""
@@ -565,8 +412,6 @@ class Worker:
             return
         _flush_output()
         try:
-            if type(result) in (str, bytes) and len(result) > MAX_FRAME:  # refused before its JSON copies are made
-                raise ProtocolError("result too large")
             frame = pack_frame({"id": call_id, "result": encode(result)})
         except UnsupportedValue as exc:
             frame = pack_frame({"id": call_id, "error": self._unsupported("returned", exc.what)})
