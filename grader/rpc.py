@@ -4,8 +4,9 @@
 with one end of a socketpair; the sandbox instead forks workers from a zygote
 (:mod:`grader.zygote_client`). Either way :class:`WorkerProcess` speaks the protocol documented in
 :mod:`grader.worker`, and controls the process through a :class:`ProcessHandle`. Any number of
-threads may call at once: one reader thread hands each reply to the thread that waits for it, and
-a callback the worker asks for runs in the calling thread.
+threads may call at once: each borrows a channel (a socket the worker serves with a thread of its
+own), sends its request and reads its reply itself; a callback the worker asks for runs in the
+calling thread.
 :class:`RemoteModule` makes a worker's module look like the imported module the suites expect.
 """
 
@@ -17,19 +18,20 @@ import itertools
 import os
 import queue
 import secrets
-import selectors
+import select
 import signal
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from grader.worker import (
+    CALL_THREADS,
     MAX_MESSAGE,
     MAX_NAME,
     FrameReader,
@@ -272,14 +274,21 @@ class PopenHandle:
 # --- The worker, seen from the trusted side ------------------------------------------------------
 
 
-_DEAD = object()  # put in a call's queue when the worker is gone
+_DEAD = object()  # put in the control queue when the worker is gone
+
+
+class _Channel:
+    """One of the worker's channels, used by one calling thread at a time (see :mod:`grader.worker`)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reader = FrameReader(sock)
 
 
 @dataclass
 class _Request:
-    """One request in flight: its replies (and callback requests) arrive in ``inbox``."""
+    """One call in flight: the callables it passed, and what those raised here."""
 
-    inbox: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
     callbacks: dict[int, Callable[..., Any]] = field(default_factory=dict)
     raised: dict[str, BaseException] = field(default_factory=dict)
 
@@ -292,8 +301,12 @@ class _Request:
 class WorkerProcess:
     """A running worker: thread-safe ``call``, plus ``hello``, ``import_module``, ``kill``.
 
-    Use it as a context manager, or call :meth:`kill` when done; workers still running at
-    interpreter exit are killed.
+    Each calling thread borrows a channel of its own (at most ``CALL_THREADS`` at once, the
+    others wait for one), sends its request and reads its own reply: no thread stands between a
+    caller and the worker. ``hello`` and ``import_module`` go one at a time on the control
+    connection, whose reader thread also notices at once when the worker exits or breaks the
+    protocol. Use it as a context manager, or call :meth:`kill` when done; workers still running
+    at interpreter exit are killed.
     """
 
     def __init__(
@@ -307,12 +320,17 @@ class WorkerProcess:
         self._process: ProcessHandle = PopenHandle(process) if isinstance(process, subprocess.Popen) else process
         self._sock = sock
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()  # guards _requests, _dead, _killed
-        self._send_lock = threading.Lock()
-        self._requests: dict[int, _Request] = {}
+        self._lock = threading.Lock()  # guards _dead, _killed, _channels, _idle, _control_id
+        self._send_lock = threading.Lock()  # the control connection's writers
+        self._control_lock = threading.Lock()  # one control request at a time
+        self._control_id: int | None = None  # the control request awaiting its reply
+        self._control_replies: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._slots = threading.BoundedSemaphore(CALL_THREADS)
+        self._channels: set[_Channel] = set()
+        self._idle: list[_Channel] = []
         self._dead: str | None = None
         self._killed = False
-        self._reader = threading.Thread(target=self._read_loop, name=f"worker-{process.pid}-reader", daemon=True)
+        self._reader = threading.Thread(target=self._read_control, name=f"worker-{process.pid}-reader", daemon=True)
         _LIVE.add(self)
         self._reader.start()
 
@@ -328,7 +346,7 @@ class WorkerProcess:
         return self._dead is None and self._running()
 
     def kill(self) -> None:
-        """SIGKILL the worker and all it started, close the connection and reap; safe to call twice."""
+        """SIGKILL the worker and all it started, close the connections and reap; safe to call twice."""
         with self._lock:
             if self._killed:
                 return
@@ -340,16 +358,20 @@ class WorkerProcess:
             self._sock.shutdown(socket.SHUT_RDWR)
         if threading.current_thread() is not self._reader:
             self._reader.join(READER_JOIN_S)
-        with self._send_lock:  # a sender notices _dead within one poll and lets go
+        with self._send_lock:
             self._sock.close()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for channel in idle:  # a borrowed channel is closed by its borrower, who sees WorkerDied
+            self._discard(channel)
         self._process.kill(wait=True)
 
     def shutdown(self, *, timeout: float = 1.0) -> None:
         """Ask the worker to exit, wait up to ``timeout`` seconds, then :meth:`kill` it regardless."""
         deadline = time.monotonic() + timeout
         if self.alive():
-            with contextlib.suppress(WorkerError):
-                self._send({"op": "shutdown"}, deadline=deadline)
+            with contextlib.suppress(WorkerError), self._send_lock:
+                self._send_all(self._sock, pack_frame({"op": "shutdown"}), deadline=deadline)
             # Wait without reaping, so kill() can still signal whatever the worker left behind.
             while self._running() and time.monotonic() < deadline:
                 time.sleep(0.005)
@@ -414,50 +436,126 @@ class WorkerProcess:
                 for k, v in (kwargs or {}).items()
             },
         }
-        with self._registered(request) as number:
-            self._send({**message, "id": number}, deadline=deadline)
-            while True:
-                reply = self._wait(request, deadline)
-                if reply.get("op") == "callback":
-                    self._serve_callback(request, number, reply, deadline=deadline)
-                    continue
-                return self._outcome(request, reply)
+        return self._outcome(request, self._request(message, request, deadline))
 
     # -- internals: requests --
 
-    @contextlib.contextmanager
-    def _registered(self, request: _Request) -> Iterator[int]:
-        with self._lock:
+    def _control(self, message: Message, timeout: float) -> Message:
+        """Send ``message`` on the control connection and wait for its reply."""
+        deadline = time.monotonic() + timeout
+        with self._control_lock:
+            number = next(self._ids)
+            with self._lock:
+                self._control_id = number
+            try:
+                with self._send_lock:
+                    self._send_all(self._sock, pack_frame({**message, "id": number}), deadline=deadline)
+                return self._await(lambda wait: self._control_replies.get(timeout=wait), deadline)
+            finally:
+                with self._lock:
+                    self._control_id = None
+
+    def _request(self, message: Message, request: _Request, deadline: float | None) -> Message:
+        """Send ``message`` on a borrowed channel and return its reply, serving callbacks meanwhile."""
+        try:
+            frame = pack_frame({**message, "id": next(self._ids)})
+        except ProtocolError as exc:
+            raise UnsupportedValue(f"arguments too large to send: {exc}") from None
+        channel = self._borrow(deadline)
+        reusable = False
+        try:
+            self._send_all(channel.sock, frame, deadline=deadline)
+            while True:
+                reply = self._receive(channel, deadline)
+                if reply.get("op") != "callback":
+                    reusable = True
+                    return reply
+                self._serve_callback(channel, request, reply, deadline=deadline)
+        finally:
+            self._give_back(channel, reusable=reusable)
+
+    def _borrow(self, deadline: float | None) -> _Channel:
+        """An idle channel, or a new one; waits while ``CALL_THREADS`` are in use."""
+        while not self._slots.acquire(timeout=LIVENESS_POLL_S):
             if self._dead is not None:
                 raise WorkerDied(self._dead)
-            number = next(self._ids)
-            self._requests[number] = request
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WorkerTimeout("every channel to the worker stayed busy")
         try:
-            yield number
-        finally:
             with self._lock:
-                self._requests.pop(number, None)
+                if self._dead is not None:
+                    raise WorkerDied(self._dead)
+                if self._idle:
+                    return self._idle.pop()
+            return self._open_channel(deadline)
+        except BaseException:
+            self._slots.release()
+            raise
 
-    def _control(self, message: Message, timeout: float) -> Message:
-        deadline = time.monotonic() + timeout
-        request = _Request()
-        with self._registered(request) as number:
-            self._send({**message, "id": number}, deadline=deadline)
-            reply = self._wait(request, deadline)
-        if reply.get("op") == "callback":
-            raise WorkerDied("protocol error: a callback outside a call")
-        return reply
+    def _open_channel(self, deadline: float | None) -> _Channel:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        channel = _Channel(ours)
+        with self._lock:
+            self._channels.add(channel)
+        try:
+            with theirs, self._send_lock:
+                if self._dead is not None:
+                    raise WorkerDied(self._dead)
+                self._send_all(self._sock, pack_frame({"op": "channel"}), deadline=deadline, fd=theirs.fileno())
+        except BaseException:
+            self._discard(channel)
+            raise
+        return channel
 
-    def _wait(self, request: _Request, deadline: float | None) -> Message:
-        """The next message for ``request``; raises WorkerTimeout or WorkerDied."""
+    def _give_back(self, channel: _Channel, *, reusable: bool) -> None:
+        """Return a borrowed channel; one whose exchange did not end cleanly is closed instead."""
+        with self._lock:
+            keep = reusable and self._dead is None
+            if keep:
+                self._idle.append(channel)
+        if not keep:
+            self._discard(channel)
+        self._slots.release()
+
+    def _discard(self, channel: _Channel) -> None:
+        with self._lock:
+            self._channels.discard(channel)
+        channel.sock.close()
+
+    def _receive(self, channel: _Channel, deadline: float | None) -> Message:
+        """The next message on ``channel``; raises WorkerTimeout or WorkerDied."""
+
+        def read(timeout: float) -> object:
+            channel.sock.settimeout(timeout)
+            try:
+                message = channel.reader.read()
+            except TimeoutError:
+                raise queue.Empty from None
+            except ProtocolError as exc:
+                self._broken(f"protocol error: {exc}")
+            except OSError as exc:
+                self._broken(f"the connection to the worker broke: {exc}")
+            if message is None:
+                self._broken("the worker closed its connection")
+            if message.get("op") != "callback" and "id" not in message:
+                self._broken("protocol error: a message that is neither a reply nor a callback")
+            return message
+
+        return self._await(read, deadline)
+
+    def _await(self, read: Callable[[float], object], deadline: float | None) -> Message:
+        """What ``read(timeout)`` returns (it raises ``queue.Empty`` on a timeout), polling for the
+        worker's exit: raises WorkerTimeout after ``deadline``, WorkerDied once the worker is gone."""
         exited_at: float | None = None
         while True:
+            if self._dead is not None:
+                raise WorkerDied(self._dead)
             wait = LIVENESS_POLL_S if deadline is None else min(LIVENESS_POLL_S, deadline - time.monotonic())
+            if wait <= 0:
+                raise WorkerTimeout("the worker did not answer in time")
             try:
-                item = request.inbox.get(timeout=max(wait, 0.0))
+                item = read(wait)
             except queue.Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise WorkerTimeout("the worker did not answer in time") from None
                 # A descendant may hold the socket open after the worker exited: notice the exit.
                 if not self._running():
                     if exited_at is None:
@@ -469,6 +567,12 @@ class WorkerProcess:
                 raise WorkerDied(self._dead or "the worker died")
             assert isinstance(item, dict)
             return item
+
+    def _broken(self, reason: str) -> NoReturn:
+        """The worker cannot talk: stop it now, and raise WorkerDied (with the first reason given)."""
+        self._fail(reason)
+        self._signal_group()
+        raise WorkerDied(self._dead or reason)
 
     def _outcome(self, request: _Request, reply: Message) -> Any:
         if "result" in reply:
@@ -482,8 +586,10 @@ class WorkerProcess:
             raise request.raised[token]
         raise RemoteError.from_wire(error)
 
-    def _serve_callback(self, request: _Request, number: int, message: Message, *, deadline: float | None) -> None:
-        reply: Message = {"callback_reply": message.get("request"), "call": number}
+    def _serve_callback(
+        self, channel: _Channel, request: _Request, message: Message, *, deadline: float | None
+    ) -> None:
+        reply: Message = {"callback_reply": message.get("request"), "call": message.get("call")}
         escaping: BaseException | None = None
         try:
             function = request.callbacks.get(message.get("callback"))  # type: ignore[arg-type]
@@ -509,53 +615,54 @@ class WorkerProcess:
             token = secrets.token_hex(8)
             request.raised[token] = UnsupportedValue("a callback result too large to send")
             frame = pack_frame({**reply, "result": None, "error": {"type": "grader.UnsupportedValue", "token": token}})
-        self._send_frame(frame, deadline=deadline)
+        self._send_all(channel.sock, frame, deadline=deadline)
         if escaping is not None:
             raise escaping
 
-    # -- internals: the connection --
+    # -- internals: the connections --
 
-    def _send(self, message: Message, *, deadline: float | None) -> None:
-        try:
-            frame = pack_frame(message)
-        except ProtocolError as exc:
-            raise UnsupportedValue(f"arguments too large to send: {exc}") from None
-        self._send_frame(frame, deadline=deadline)
+    def _send_all(self, sock: socket.socket, frame: bytes, *, deadline: float | None, fd: int | None = None) -> None:
+        """Send all of ``frame`` (with descriptor ``fd`` attached) without blocking past ``deadline``.
 
-    def _send_frame(self, frame: bytes, *, deadline: float | None) -> None:
-        """Send all of ``frame`` without blocking past ``deadline``; a partial send breaks the connection."""
+        The caller owns ``sock`` meanwhile; a send cut off by the deadline stops the worker.
+        """
         view = memoryview(frame)
-        with self._send_lock, selectors.DefaultSelector() as selector:
-            selector.register(self._sock, selectors.EVENT_WRITE)
-            while view:
-                if self._dead is not None:
-                    raise WorkerDied(self._dead)
-                try:
-                    sent = self._sock.send(view, socket.MSG_DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    sent = 0
-                except OSError as exc:
-                    self._fail(f"the connection to the worker broke: {exc}")
-                    raise WorkerDied(self._dead or "the worker died") from None
-                view = view[sent:]
-                if view and sent == 0:
-                    remaining = LIVENESS_POLL_S if deadline is None else deadline - time.monotonic()
-                    if remaining <= 0:
-                        if len(view) < len(frame):
-                            self._fail("a message to the worker was cut off by a timeout")
-                            self._signal_group()
-                        raise WorkerTimeout("the worker stopped reading its requests")
-                    selector.select(min(remaining, LIVENESS_POLL_S))
+        while view:
+            if self._dead is not None:
+                raise WorkerDied(self._dead)
+            wait = LIVENESS_POLL_S if deadline is None else min(LIVENESS_POLL_S, deadline - time.monotonic())
+            if wait <= 0:
+                if len(view) < len(frame):
+                    self._fail("a message to the worker was cut off by a timeout")
+                    self._signal_group()
+                raise WorkerTimeout("the worker stopped reading its requests")
+            try:
+                if fd is not None:
+                    sent = socket.send_fds(sock, [view], [fd], socket.MSG_DONTWAIT)
+                else:
+                    sent = sock.send(view, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                poll = select.poll()  # the socket's own timeout is its reader's business
+                poll.register(sock, select.POLLOUT)
+                poll.poll(wait * 1000)
+                continue
+            except OSError as exc:
+                self._broken(f"the connection to the worker broke: {exc}")
+            fd = None
+            view = view[sent:]
 
-    def _read_loop(self) -> None:
+    def _read_control(self) -> None:
+        """Hand each control reply to the request awaiting it; anything else, or the end, means trouble."""
         reader = FrameReader(self._sock)
         reason = "the worker closed its connection"
         try:
-            while True:
-                message = reader.read()
-                if message is None:
+            while (message := reader.read()) is not None:
+                with self._lock:
+                    expected = self._control_id
+                if expected is None or message.get("id") != expected:
+                    reason = "protocol error: an unexpected message on the control connection"
                     break
-                self._route(message)
+                self._control_replies.put(message)
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
         except OSError as exc:
@@ -563,35 +670,17 @@ class WorkerProcess:
         self._fail(reason)
         self._signal_group()  # a worker that cannot talk is of no use; stop it now
 
-    def _route(self, message: Message) -> None:
-        if message.get("op") == "callback":
-            number = message.get("call")
-        elif "id" in message:
-            number = message.get("id")
-        else:
-            raise ProtocolError("a message that is neither a reply nor a callback")
-        with self._lock:
-            request = self._requests.get(number) if type(number) is int else None
-        if request is not None:
-            request.inbox.put(message)
-        elif message.get("op") == "callback":  # the call is over: unblock the student thread
-            reply = {
-                "callback_reply": message.get("request"),
-                "call": number,
-                "error": {"type": "grader.CallbackError", "message": "the call this callback belongs to is over"},
-            }
-            with contextlib.suppress(WorkerError):
-                self._send_frame(pack_frame(reply), deadline=time.monotonic() + 1.0)
-
     def _fail(self, reason: str) -> None:
-        """Mark the connection dead and wake every waiting caller with WorkerDied."""
+        """Mark the worker dead and wake every caller blocked on a channel (it raises WorkerDied)."""
         with self._lock:
             if self._dead is not None:
                 return
             self._dead = reason
-            waiting = list(self._requests.values())
-        for request in waiting:
-            request.inbox.put(_DEAD)
+            channels = list(self._channels)
+        self._control_replies.put(_DEAD)
+        for channel in channels:
+            with contextlib.suppress(OSError):
+                channel.sock.shutdown(socket.SHUT_RDWR)
 
     # -- internals: the process --
 

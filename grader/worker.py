@@ -9,19 +9,28 @@ It uses only the standard library and ``redis`` (never ``grader``), because it i
 the student modules. The trusted side imports this file as ``grader.worker`` for the frame
 format and the value codec, so importing it has no side effects.
 
-Transport: a SOCK_STREAM unix socket at fd N; a frame is a 4-byte big-endian length and that
-many bytes of JSON (ASCII, so also UTF-8), at most ``MAX_FRAME`` bytes. Every request the
-trusted side sends carries an ``id`` that its reply echoes:
+Transport: SOCK_STREAM unix sockets; a frame is a 4-byte big-endian length and that many bytes of
+JSON (ASCII, so also UTF-8), at most ``MAX_FRAME`` bytes.
+
+The socket at fd N is the control connection, served by the main thread; the trusted side
+sends one request at a time on it. Every request carries an ``id`` that its reply echoes:
 
 * ``{"op": "hello", "redis": {"url", "username", "password"}}`` → ``{"ok": true}``
 * ``{"op": "import", "module": "counter"}`` → ``{"ok": true, "functions": [...]}`` or ``{"error": {...}}``
-* ``{"op": "call", "module", "function", "args": [...], "kwargs": {...}}`` → ``{"result": v}`` or
-  ``{"error": {...}}``; calls run on a pool of ``CALL_THREADS`` threads, replies go out as they finish
+* ``{"op": "channel"}`` with one socket attached (``SCM_RIGHTS``) → no reply: the socket is a new
+  channel, served by a thread of its own
 * ``{"op": "shutdown"}`` → the worker exits 0 without replying
 
-While a call runs, student code calling a callable argument sends
+Calls go on channels, one at a time per channel: the trusted side lends each channel to one
+calling thread at a time, which reads its own reply, so concurrent calls run concurrently:
+
+* ``{"op": "call", "module", "function", "args": [...], "kwargs": {...}}`` → ``{"result": v}`` or
+  ``{"error": {...}}``
+
+While a call runs, student code calling a callable argument sends, on the call's channel,
 ``{"op": "callback", "call", "callback", "request", "args", "kwargs"}`` and blocks until
-``{"callback_reply": request, "call", "result"}`` or ``{..., "error": {"type", "message", "token"}}``.
+``{"callback_reply": request, "call", "result"}`` or ``{..., "error": {"type", "message", "token"}}``;
+once the call has answered, its callables raise :class:`CallbackError` without asking.
 An error dict is ``{"type", "message", "file", "line", "function"}`` plus ``"callback_token"``
 when the exception is the :class:`CallbackError` a failed callback raised.
 """
@@ -38,7 +47,6 @@ import itertools
 import json
 import math
 import os
-import queue
 import selectors
 import socket
 import struct
@@ -48,7 +56,6 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -59,13 +66,15 @@ MAX_ITEMS = 100_000
 MAX_INT_BITS = 14_000  # about 4200 digits: below the interpreter's int/str conversion limit
 MAX_MESSAGE = 500
 MAX_NAME = 200
-CALL_THREADS = 16
+CALL_THREADS = 16  # channels the trusted side opens at most: calls that run at once
+MAX_PASSED_FDS = 4  # descriptors accepted with one read of the control connection
 UNREACHABLE_TIMEOUT_S = 0.1  # a timeout fires no earlier on a busy machine, only later
 HEADER = struct.Struct(">I")
 PLAIN_VALUES_HINT = "return plain values (int, str, list, dict, ...)"
 UNREACHABLE_PREFIX = "unreachable:"
 
 Message = dict[str, Any]
+_CMSG_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 
 
 # --- Errors --------------------------------------------------------------------------------------
@@ -251,11 +260,16 @@ def parse_frame(body: bytes) -> Message:
 
 
 class FrameReader:
-    """Reads frames from a stream socket, buffering; a socket timeout leaves the buffer intact."""
+    """Reads frames from a stream socket, buffering; a socket timeout leaves the buffer intact.
 
-    def __init__(self, sock: socket.socket) -> None:
+    With ``fds``, descriptors passed along with the data (``SCM_RIGHTS``) are appended to it as
+    they arrive, not inherited by child processes.
+    """
+
+    def __init__(self, sock: socket.socket, *, fds: list[int] | None = None) -> None:
         self._sock = sock
         self._buffer = bytearray()
+        self._fds = fds
 
     def read(self) -> Message | None:
         """The next message, or None at a clean end of stream; raises :class:`ProtocolError`."""
@@ -270,12 +284,21 @@ class FrameReader:
                     body = bytes(buffer[HEADER.size : end])
                     del buffer[:end]
                     return parse_frame(body)
-            chunk = self._sock.recv(1 << 18)
+            chunk = self._receive()
             if not chunk:
                 if buffer:
                     raise ProtocolError("connection closed in the middle of a frame")
                 return None
             buffer += chunk
+
+    def _receive(self) -> bytes:
+        if self._fds is None:
+            return self._sock.recv(1 << 18)
+        data, fds, _, _ = socket.recv_fds(self._sock, 1 << 18, MAX_PASSED_FDS, _CMSG_CLOEXEC)
+        for fd in fds:
+            os.set_inheritable(fd, False)  # where MSG_CMSG_CLOEXEC does not exist
+        self._fds.extend(fds)
+        return data
 
 
 # --- The worker ----------------------------------------------------------------------------------
@@ -285,30 +308,107 @@ def _error(type_: str, message: str) -> Message:
     return {"type": type_, "message": message[:MAX_MESSAGE], "file": None, "line": None, "function": None}
 
 
+def _unknown_op(op: object) -> Message:
+    return {"error": _error("grader.ProtocolError", f"unknown op {str(op)[:40]!r}")}
+
+
+def _reply_frame(request: Message, body: Message) -> bytes:
+    return pack_frame({"id": request.get("id"), **body})
+
+
+class _Channel:
+    """One channel's socket, as its serving thread and the callbacks of its current call share it.
+
+    The lock orders what is written and read while a call runs: a callback's request and its
+    reply, and the call's answer, after which the call's callables fail without asking.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.reader = FrameReader(sock)
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._call: object = None  # the id of the call running, None between calls
+        self._requests = itertools.count(1)
+
+    def finish(self, frame: bytes) -> bool:
+        """Send the answer to the request being served; False once the trusted side is gone."""
+        with self._lock:
+            self._call = None
+            try:
+                self._sock.sendall(frame)
+            except OSError:
+                return False
+        return True
+
+    def begin(self, call_id: int) -> None:
+        """Call ``call_id`` is being served: its callables may ask, until :meth:`finish`."""
+        self._call = call_id
+
+    def callback(self, call_id: int, callback_id: int) -> Callable[..., Any]:
+        """The stand-in for callable ``callback_id`` of call ``call_id``, which runs it on the trusted side."""
+
+        def callback(*args: Any, **kwargs: Any) -> Any:
+            return self._invoke(call_id, callback_id, args, kwargs)
+
+        return callback
+
+    def _invoke(self, call_id: int, callback_id: int, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        request = next(self._requests)
+        try:
+            frame = pack_frame(
+                {
+                    "op": "callback",
+                    "call": call_id,
+                    "callback": callback_id,
+                    "request": request,
+                    "args": [encode(a) for a in args],
+                    "kwargs": {k: encode(v) for k, v in kwargs.items()},
+                }
+            )
+        except ProtocolError:
+            raise UnsupportedValue("callback arguments too large to send (over 8 MiB)") from None
+        with self._lock:
+            if self._call != call_id:
+                raise CallbackError("the call this callback belongs to is over", token=None)
+            try:
+                self._sock.sendall(frame)
+                reply = self.reader.read()
+                while reply is not None and reply.get("callback_reply") != request:
+                    reply = self.reader.read()
+            except (OSError, ProtocolError):
+                reply = None
+        if reply is None:
+            raise CallbackError("the grader stopped waiting for this call", token=None)
+        error = reply.get("error")
+        if error is not None:
+            if type(error) is not dict:
+                raise CallbackError("the callback failed", token=None)
+            token = error.get("token")
+            message = f"{str(error.get('type'))[:MAX_NAME]}: {str(error.get('message'))[:MAX_MESSAGE]}"
+            raise CallbackError(message, token=token if type(token) is str else None)
+        return decode(reply.get("result"))
+
+
 class Worker:
-    """Serves one connection: imports modules, runs calls on a thread pool, proxies callbacks."""
+    """Serves the control connection and a thread per channel: imports modules, runs calls, proxies callbacks."""
 
     def __init__(self, *, sock: socket.socket, modules: Path) -> None:
         self._sock = sock
         self._modules = modules.resolve()
         self._prefix = str(self._modules) + os.sep
-        self._send_lock = threading.Lock()
         self._loaded: dict[str, ModuleType] = {}
         self._public_names: dict[str, str] = {}  # private module name -> "counter"
         self._redis: dict[str, Any] | None = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
-        self._waiters: dict[int, queue.SimpleQueue[Message]] = {}
-        self._waiters_lock = threading.Lock()
-        self._requests = itertools.count(1)
-        self._pool = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="student-call")
         self._cleanup: list[Callable[[], None]] = []
 
-    # -- the loop --
+    # -- the loops --
 
     def serve(self) -> int:
-        """Handle requests until shutdown (0), end of stream (0) or a protocol error (2)."""
-        reader = FrameReader(self._sock)
+        """Take channels until shutdown (0), end of stream (0) or a protocol error (2)."""
+        fds: list[int] = []
+        reader = FrameReader(self._sock, fds=fds)
         while True:
             try:
                 message = reader.read()
@@ -317,20 +417,42 @@ class Worker:
                 return 2
             if message is None:
                 return 0
-            if "callback_reply" in message:
-                self._deliver_callback_reply(message)
-                continue
             op = message.get("op")
-            if op == "call":
-                self._pool.submit(self._call, message)
+            if op == "channel" and fds:
+                channel = socket.socket(fileno=fds.pop(0))
+                threading.Thread(target=self._serve_channel, args=(channel,), name="student-call", daemon=True).start()
             elif op == "hello":
-                self._hello(message)
-            elif op == "import":
+                self._reply(message, self._hello(message))
+            elif op == "import":  # in the main thread, where a module may set signal handlers
                 self._reply(message, self._import(message.get("module")))
             elif op == "shutdown":
                 return 0
             else:
-                self._reply(message, {"error": _error("grader.ProtocolError", f"unknown op {str(op)[:40]!r}")})
+                self._reply(message, _unknown_op(op))
+
+    def _serve_channel(self, sock: socket.socket) -> None:
+        """Answer the requests of one channel in order, until it closes."""
+        channel = _Channel(sock)
+        with sock:
+            while True:
+                try:
+                    message = channel.reader.read()
+                except (ProtocolError, OSError):
+                    return
+                if message is None:
+                    return
+                try:
+                    frame = self._answer(channel, message)
+                except BaseException as exc:  # a bug here must still answer, or the caller waits forever
+                    error = _error("grader.WorkerError", f"{type(exc).__name__}: {exc}")
+                    frame = _reply_frame(message, {"error": error})
+                if not channel.finish(frame):
+                    return
+
+    def _answer(self, channel: _Channel, message: Message) -> bytes:
+        if message.get("op") == "call":
+            return self._run_call(channel, message)
+        return _reply_frame(message, _unknown_op(message.get("op")))
 
     def close(self) -> None:
         """Best-effort cleanup before exit (listening sockets, temporary files)."""
@@ -338,31 +460,24 @@ class Worker:
             with contextlib.suppress(Exception):
                 action()
 
-    # -- sending --
-
-    def _send_frame(self, frame: bytes) -> None:
-        with self._send_lock:
-            try:
-                self._sock.sendall(frame)
-            except OSError:  # the trusted side is gone: nothing left to do
-                _flush_and_exit(0)
-
     def _reply(self, request: Message, body: Message) -> None:
-        self._send_frame(pack_frame({"id": request.get("id"), **body}))
+        """Answer a request of the control connection."""
+        try:
+            self._sock.sendall(_reply_frame(request, body))
+        except OSError:  # the trusted side is gone: nothing left to do
+            _flush_and_exit(0)
 
     # -- hello and import --
 
-    def _hello(self, message: Message) -> None:
+    def _hello(self, message: Message) -> Message:
         config = message.get("redis")
         if type(config) is not dict or type(config.get("url")) is not str:
-            self._reply(message, {"error": _error("grader.ProtocolError", "hello needs redis.url")})
-            return
+            return {"error": _error("grader.ProtocolError", "hello needs redis.url")}
         credentials = {key: config.get(key) for key in ("username", "password")}
         if any(value is not None and type(value) is not str for value in credentials.values()):
-            self._reply(message, {"error": _error("grader.ProtocolError", "username/password must be strings")})
-            return
+            return {"error": _error("grader.ProtocolError", "username/password must be strings")}
         self._redis = {"url": config["url"], **credentials}
-        self._reply(message, {"ok": True})
+        return {"ok": True}
 
     def _import(self, name: object) -> Message:
         if type(name) is not str or not name.isidentifier():
@@ -390,26 +505,19 @@ class Worker:
 
     # -- calls --
 
-    def _call(self, message: Message) -> None:
-        try:
-            self._run_call(message)
-        except BaseException as exc:  # a bug here must still answer, or the caller waits forever
-            self._reply(message, {"error": _error("grader.WorkerError", f"{type(exc).__name__}: {exc}")})
-
-    def _run_call(self, message: Message) -> None:
+    def _run_call(self, channel: _Channel, message: Message) -> bytes:
+        """Run the call ``message`` asks for; the frame that answers it."""
         call_id = message.get("id")
         try:
             function = self._function(message.get("module"), message.get("function"))
-            args, kwargs = self._arguments(message)
+            args, kwargs = self._arguments(channel, message)
         except ProtocolError as exc:
-            self._reply(message, {"error": _error("grader.ProtocolError", str(exc))})
-            return
+            return _reply_frame(message, {"error": _error("grader.ProtocolError", str(exc))})
         try:
             result = function(*args, **kwargs)
         except BaseException as exc:
             _flush_output()
-            self._reply(message, {"error": self.describe(exc)})
-            return
+            return _reply_frame(message, {"error": self.describe(exc)})
         _flush_output()
         try:
             frame = pack_frame({"id": call_id, "result": encode(result)})
@@ -421,7 +529,7 @@ class Worker:
             )
         except Exception as exc:  # e.g. a set changed size while being encoded
             frame = pack_frame({"id": call_id, "error": self.describe(exc)})
-        self._send_frame(frame)
+        return frame
 
     def _function(self, module: object, function: object) -> Callable[..., Any]:
         loaded = self._loaded.get(module) if type(module) is str else None
@@ -434,66 +542,19 @@ class Worker:
             raise ProtocolError(f"{module}.py defines no function {function}()")
         return value
 
-    def _arguments(self, message: Message) -> tuple[list[Any], dict[str, Any]]:
+    def _arguments(self, channel: _Channel, message: Message) -> tuple[list[Any], dict[str, Any]]:
         call_id = message.get("id")
         if type(call_id) is not int:
             raise ProtocolError("call needs an integer id")
+        channel.begin(call_id)
         raw_args, raw_kwargs = message.get("args", []), message.get("kwargs", {})
         if type(raw_args) is not list or type(raw_kwargs) is not dict:
             raise ProtocolError("call needs args (list) and kwargs (object)")
 
         def value(data: Any) -> Any:
-            return decode(data, make_callable=lambda c: self._callback(call_id, c), make_client=self.client)
+            return decode(data, make_callable=lambda c: channel.callback(call_id, c), make_client=self.client)
 
         return [value(a) for a in raw_args], {str(k): value(v) for k, v in raw_kwargs.items()}
-
-    # -- callbacks --
-
-    def _callback(self, call_id: int, callback_id: int) -> Callable[..., Any]:
-        def callback(*args: Any, **kwargs: Any) -> Any:
-            return self._invoke_callback(call_id, callback_id, args, kwargs)
-
-        return callback
-
-    def _invoke_callback(self, call_id: int, callback_id: int, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        request = next(self._requests)
-        try:
-            frame = pack_frame(
-                {
-                    "op": "callback",
-                    "call": call_id,
-                    "callback": callback_id,
-                    "request": request,
-                    "args": [encode(a) for a in args],
-                    "kwargs": {k: encode(v) for k, v in kwargs.items()},
-                }
-            )
-        except ProtocolError:
-            raise UnsupportedValue("callback arguments too large to send (over 8 MiB)") from None
-        waiter: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        with self._waiters_lock:
-            self._waiters[request] = waiter
-        try:
-            self._send_frame(frame)
-            reply = waiter.get()
-        finally:
-            with self._waiters_lock:
-                self._waiters.pop(request, None)
-        error = reply.get("error")
-        if error is not None:
-            if type(error) is not dict:
-                raise CallbackError("the callback failed", token=None)
-            token = error.get("token")
-            message = f"{str(error.get('type'))[:MAX_NAME]}: {str(error.get('message'))[:MAX_MESSAGE]}"
-            raise CallbackError(message, token=token if type(token) is str else None)
-        return decode(reply.get("result"))
-
-    def _deliver_callback_reply(self, message: Message) -> None:
-        request = message.get("callback_reply")
-        with self._waiters_lock:
-            waiter = self._waiters.get(request) if type(request) is int else None
-        if waiter is not None:
-            waiter.put(message)
 
     # -- Redis clients --
 
