@@ -9,6 +9,7 @@ package (``-X importtime``), a pyinstrument profile, and the cost of opening a R
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -18,20 +19,20 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
-from measure import Finished, Variant, last_line, run_rounds, summarize
+from measure import Finished, Handed, Variant, last_line, run_rounds, summarize
 
 from grader import assignments
 from grader.grading import GradeOptions, suite_args, suite_env
 from grader.redis_proxy import TracingProxy
 from grader.redis_server import DisposableRedis, find_server_binary
 from grader.sandbox import full_mode_unavailable, plan
-from grader.sandbox_session import SandboxSession
+from grader.sandbox_session import SandboxSession, hidden_paths, zygote_booted_early
 from grader.submission import copy_modules, import_module
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -85,11 +86,14 @@ def _grading_env(workspace: Path) -> dict[str, str]:
 
 def _suite_args(*, modules: Path, redis_url: str, results: Path, sandbox: str) -> list[str]:
     """pytest's arguments as ``grader.grading`` passes them, for the reference solutions."""
-    files = [str(SUITES / f"test_{name}.py") for name in assignments.NAMES]
     options = GradeOptions(suites=SUITES)
     return suite_args(
-        targets=files, modules=modules, redis_url=redis_url, sandbox=sandbox, results=results, options=options
+        targets=_targets(), modules=modules, redis_url=redis_url, sandbox=sandbox, results=results, options=options
     )
+
+
+def _targets() -> list[str]:
+    return [str(SUITES / f"test_{name}.py") for name in assignments.NAMES]
 
 
 class PhaseProbe:
@@ -119,7 +123,19 @@ class PhaseProbe:
     def variant(self) -> Variant:
         label = f"grader's pytest process alone, --grader-sandbox {self.sandbox} (probe)"
         env = _grading_env(self.workspace)
-        return Variant(self.key, label, "parts", self.argv(), self.workspace, env, outcome=self._record)
+        return Variant(
+            self.key, label, "parts", self.argv(), self.workspace, env, outcome=self._record, beside=self._zygote
+        )
+
+    @contextlib.contextmanager
+    def _zygote(self) -> Iterator[Handed]:
+        """The sandbox's zygote, started beside the process as ``grader.grading`` starts it."""
+        if self.sandbox == "off":
+            yield Handed()
+            return
+        hide = hidden_paths(rootdir=SUITES, targets=_targets(), results_dir=self.workspace)
+        with zygote_booted_early(modules=self.modules, hide=hide, mode="full", scratch=self.workspace) as zygote:
+            yield Handed(("--grader-zygote", zygote.option()), (zygote.fd,)) if zygote else Handed()
 
     def _record(self, finished: Finished) -> str:
         data = json.loads(self.timings.read_text(encoding="utf-8"))
@@ -132,15 +148,17 @@ class PhaseProbe:
 
     def run_once(self, *, profile: Path | None = None, importtime: bool = False) -> subprocess.CompletedProcess[str]:
         """One extra run outside the rounds (its timings are not kept)."""
-        return subprocess.run(
-            self.argv(profile=profile, importtime=importtime),
-            cwd=self.workspace,
-            env=_grading_env(self.workspace),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
+        with self._zygote() as handed:
+            return subprocess.run(
+                (*self.argv(profile=profile, importtime=importtime), *handed.args),
+                cwd=self.workspace,
+                env=_grading_env(self.workspace),
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+                pass_fds=handed.fds,
+            )
 
     def cleanup(self) -> None:
         shutil.rmtree(self.workspace, ignore_errors=True)

@@ -7,11 +7,13 @@ machine hit all of them alike, and paired ratios can be taken round by round.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import statistics
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,14 @@ def last_line(finished: Finished) -> str:
 
 
 @dataclass(frozen=True)
+class Handed:
+    """What a run is handed by a trusted process started with it: arguments to add, descriptors to inherit."""
+
+    args: tuple[str, ...] = ()
+    fds: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Variant:
     """One command to time; ``outcome`` turns a finished run into a short check string ("500/500 full")."""
 
@@ -47,6 +57,8 @@ class Variant:
     max_runs: int | None = None  # timed in the first rounds only (a slow row in a quick run)
     outcome: Callable[[Finished], str] = last_line
     prepare: Callable[[], None] = lambda: None  # untimed, before every run (e.g. clear an output folder)
+    # Around every run: what the grader starts beside the process it launches (e.g. the sandbox's zygote).
+    beside: Callable[[], AbstractContextManager[Handed]] = lambda: contextlib.nullcontext(Handed())
 
 
 @dataclass
@@ -105,22 +117,24 @@ def _tail(text: str) -> str:
 def run_once(variant: Variant) -> tuple[Finished | None, str]:
     """Run ``variant`` once after its untimed ``prepare``: the run (None if it timed out) and an error, or ""."""
     variant.prepare()
-    launched = time.time()
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            variant.argv,
-            cwd=variant.cwd,
-            env=dict(variant.env),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=variant.timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return None, f"did not finish within {variant.timeout_s:g} s"
-    finished = Finished(done, launched, time.perf_counter() - started)
+    with variant.beside() as handed:
+        launched = time.time()
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(
+                (*variant.argv, *handed.args),
+                cwd=variant.cwd,
+                env=dict(variant.env),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=variant.timeout_s,
+                check=False,
+                pass_fds=handed.fds,
+            )
+        except subprocess.TimeoutExpired:
+            return None, f"did not finish within {variant.timeout_s:g} s"
+        finished = Finished(done, launched, time.perf_counter() - started)
     if done.returncode not in variant.ok_returncodes:
         return finished, f"exit {done.returncode}: {_tail(done.stderr) or _tail(done.stdout)}"
     return finished, ""

@@ -8,14 +8,16 @@ runs; a test that leaves no trusted result scores 0, so ``max_score`` never shri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import grader
 from grader import assignments
@@ -24,6 +26,9 @@ from grader.redis_server import Provisioned, provision
 from grader.report import AssignmentResult, RedisInfo, Report, TestResult
 from grader.submission import copy_modules, locate
 from grader.suite_process import ForkServer, launch
+
+if TYPE_CHECKING:
+    from grader.sandbox_session import ZygoteHandoff
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 HIDDEN_SUITES = PACKAGE_DIR.parent / "tests" / "hidden"
@@ -132,23 +137,65 @@ def _run_suites(
     launcher: ForkServer | None,
 ) -> _Run:
     results = workspace / f"results-{time.monotonic_ns()}.jsonl"
-    argv = suite_args(
-        targets=targets,
-        modules=modules,
-        redis_url=server.url,
-        sandbox=options.sandbox if server.backend == "real" else "off",
-        results=results,
-        options=options,
-    )
-    env = suite_env(workspace)
-    run = launch(argv, fork_server=launcher, env=env, cwd=workspace, timeout=options.budget_s, keep=OUTPUT_CAP)
+    sandbox: Literal["auto", "full", "reduced", "off"] = options.sandbox if server.backend == "real" else "off"
+    with _zygote_for(
+        sandbox, launcher=launcher, modules=modules, targets=targets, options=options, workspace=workspace
+    ) as zygote:
+        argv = suite_args(
+            targets=targets,
+            modules=modules,
+            redis_url=server.url,
+            sandbox=sandbox,
+            results=results,
+            options=options,
+            zygote=zygote.option() if zygote else None,
+        )
+        env = suite_env(workspace)
+        run = launch(
+            argv,
+            fork_server=launcher,
+            env=env,
+            cwd=workspace,
+            timeout=options.budget_s,
+            keep=OUTPUT_CAP,
+            pass_fds=(zygote.fd,) if zygote else (),
+        )
     return _Run(run.returncode, run.timed_out, run.output.decode(errors="replace"), results)
 
 
+def _zygote_for(
+    sandbox: Literal["auto", "full", "reduced", "off"],
+    *,
+    launcher: ForkServer | None,
+    modules: Path,
+    targets: list[str],
+    options: GradeOptions,
+    workspace: Path,
+) -> AbstractContextManager[ZygoteHandoff | None]:
+    """The sandbox's zygote, booting while a spawned pytest process starts (it is then ready for the
+    first test), or None: no sandbox, or a warm fork server's run (started in no time, it boots its own)."""
+    if sandbox == "off" or launcher is not None:
+        return contextlib.nullcontext(None)
+    from grader.sandbox_session import hidden_paths, zygote_booted_early
+
+    hide = hidden_paths(rootdir=options.suites, targets=targets, results_dir=workspace)
+    return zygote_booted_early(modules=modules, hide=hide, mode=sandbox, scratch=workspace)
+
+
 def suite_args(
-    *, targets: list[str], modules: Path, redis_url: str, sandbox: str, results: Path, options: GradeOptions
+    *,
+    targets: list[str],
+    modules: Path,
+    redis_url: str,
+    sandbox: str,
+    results: Path,
+    options: GradeOptions,
+    zygote: str | None = None,
 ) -> list[str]:
-    """The arguments of ``python -I -m pytest`` that run the hidden suites as a grading does."""
+    """The arguments of ``python -I -m pytest`` that run the hidden suites as a grading does.
+
+    ``zygote``: the ``--grader-zygote`` value of a zygote started for this run.
+    """
     return [
         "-c", str(TRUSTED_INI), "--rootdir", str(options.suites), "-q", "--no-header",
         # The trusted results file carries every outcome; printing each failure's full traceback
@@ -161,6 +208,7 @@ def suite_args(
         "--grader-redis", redis_url,
         "--grader-results", str(results),
         "--grader-sandbox", sandbox,
+        *(["--grader-zygote", zygote] if zygote else []),
         *targets,
     ]  # fmt: skip
 

@@ -36,7 +36,7 @@ from redis.retry import Retry
 
 from grader import assignments, feedback
 from grader.rpc import RemoteError, RemoteNotImplementedError, WorkerDied, WorkerTimeout
-from grader.sandbox_session import SandboxSession
+from grader.sandbox_session import SandboxSession, ZygoteHandoff, hidden_paths
 from grader.submission import (
     FunctionMissing,
     Implementation,
@@ -79,6 +79,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="off",
         help="run student code in a confined worker process (needs a real server); 'off' imports it here",
     )
+    group.addoption(
+        "--grader-zygote",
+        default=None,
+        metavar="FD:PID:MODE:WORK",
+        help="take over the sandbox's zygote that the grader started (its inherited control connection, "
+        "launcher's pid, mode and workspace)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -99,11 +106,14 @@ def _start_sandbox(config: pytest.Config, results_dir: Path | None) -> SandboxSe
     target = config.stash[TARGET_KEY]
     if target.backend != "real":
         raise pytest.UsageError("--grader-sandbox needs a real Redis server (student code runs in another process)")
-    # Hide the grader, the results, and the suites wherever they live (not only inside the repository).
-    suites = [config.rootpath, *(Path(arg.split("::")[0]).resolve().parent for arg in config.args)]
-    hide = tuple(dict.fromkeys(p for p in (REPO_ROOT, results_dir, *suites) if p is not None))
+    hide = hidden_paths(rootdir=config.rootpath, targets=config.args, results_dir=results_dir)
+    handoff = config.getoption("--grader-zygote")
+    try:
+        handed = ZygoteHandoff.parse(handoff) if handoff else None
+    except ValueError as exc:
+        raise pytest.UsageError(f"--grader-zygote {handoff!r}: {exc}") from None
     session = SandboxSession(
-        admin_url=target.url, modules=Path(config.getoption("--grader-impl")), hide=hide, mode=mode
+        admin_url=target.url, modules=Path(config.getoption("--grader-impl")), hide=hide, mode=mode, handoff=handed
     )
     session.start()
     return session

@@ -94,8 +94,9 @@ def full_mode_unavailable() -> str | None:
 
 
 FIRST_WORKER_UID, WORKER_UIDS = 200_000, 800_000
-# When the trusted test process dies (even by SIGKILL at the end of the budget), the kernel kills
-# the zygote's launcher, and unshare --kill-child then takes the zygote's whole namespace with it.
+# When the trusted process that started the zygote dies (even by SIGKILL: the suites' process at the
+# end of its budget, or the grader that started it beside that process), the kernel kills the
+# zygote's launcher, and unshare --kill-child then takes the zygote's whole namespace with it.
 _DIE_WITH_PARENT: tuple[str, ...] = ("setpriv", "--pdeathsig", "KILL", "--") if shutil.which("setpriv") else ()
 
 
@@ -117,14 +118,23 @@ def _site_dir() -> str:
 
 
 def plan(
-    *, work: Path, hide: tuple[Path, ...], mode: Literal["auto", "full", "reduced"] = "auto", limits: Limits = Limits()
+    *,
+    work: Path,
+    hide: tuple[Path, ...],
+    mode: Literal["auto", "full", "reduced"] = "auto",
+    limits: Limits = Limits(),
+    checked: bool = False,
 ) -> Confinement:
     """Decide how to confine a worker whose files are in ``work``; ``hide`` lists trusted folders.
 
     ``mode="full"`` raises ``RuntimeError`` when full confinement is unavailable; ``"auto"``
-    falls back to reduced mode and says why.
+    falls back to reduced mode and says why. ``checked``: full mode is known to work here (a
+    zygote runs in it), so it is not probed again.
     """
-    why_not = full_mode_unavailable() if mode != "reduced" else "reduced mode was requested"
+    if mode == "reduced":
+        why_not: str | None = "reduced mode was requested"
+    else:
+        why_not = None if checked and mode == "full" else full_mode_unavailable()
     if why_not is None:
         return _full(work=work, hide=hide, limits=limits)
     if mode == "full":

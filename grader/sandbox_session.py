@@ -4,20 +4,27 @@ The hidden suites' trusted process owns this session. Student modules are import
 only inside a worker, one worker per assignment so that one module cannot change another's
 behaviour; the worker reaches Redis only through the trusted proxy (which records
 the command trace) and only as a Redis user that cannot run admin, dangerous, scripting or
-blocking commands. Workers are forked by one confined zygote (``grader.zygote``), started with the
-session so that its boot overlaps test collection, and started again should it die. A worker that
-times out, crashes or exits is killed with everything it started, and the next test gets a fresh one.
+blocking commands. Workers are forked by one confined zygote (``grader.zygote``): the grader starts
+it beside a suites' process it spawns (:func:`zygote_booted_early`), so that it boots while pytest
+starts, and hands it over; otherwise the session starts it, and its boot overlaps test collection.
+It is started again should it die. A worker that times out, crashes or exits is killed with
+everything it started, and the next test gets a fresh one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
+import signal
+import socket
+import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import redis
 
@@ -25,9 +32,16 @@ from grader.assignments import Assignment
 from grader.redis_proxy import TracingProxy
 from grader.redis_server import CLIENT_LIMITS
 from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout, start_worker
-from grader.sandbox import Confinement, plan, prepare_workspace, worker_uid
+from grader.sandbox import Confinement, Mode, plan, prepare_workspace, worker_uid
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
-from grader.zygote_client import SCRIPTS_DIR, ZYGOTE_SUPPORTED, ZygoteProcess, install_scripts
+from grader.zygote_client import (
+    CLOSE_TIMEOUT_S,
+    SCRIPTS_DIR,
+    ZYGOTE_SUPPORTED,
+    ZygoteProcess,
+    install_scripts,
+    launch_zygote,
+)
 
 STUDENT_USER_PREFIX = "student-"
 # What student code may not run: server administration, anything dangerous (KEYS, FLUSHALL,
@@ -37,6 +51,91 @@ STUDENT_DENIED = ["-keys", "-flushall", "-flushdb", "-config", "-shutdown", "-de
 STUDENT_DENIED += ["-client|kill"]
 MEMORY_LIMIT = "256mb"
 IMPORT_TIMEOUT_S = 10.0
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def hidden_paths(*, rootdir: Path, targets: Sequence[str], results_dir: Path | None) -> tuple[Path, ...]:
+    """What a worker must not see: the grader, the results, and the suites wherever they live."""
+    suites = [rootdir.resolve(), *(Path(target.split("::")[0]).resolve().parent for target in targets)]
+    return tuple(dict.fromkeys(p for p in (REPO_ROOT, results_dir, *suites) if p is not None))
+
+
+@dataclass(frozen=True)
+class ZygoteHandoff:
+    """A zygote the grader started before the suites' process, which takes it over (``--grader-zygote``).
+
+    ``fd``: its control connection, inherited; ``pid``: its launcher's process group; ``mode``: its
+    confinement, planned for the workspace ``work``, which already holds the modules.
+    """
+
+    fd: int
+    pid: int
+    mode: Mode
+    work: Path
+
+    def option(self) -> str:
+        """The value of ``--grader-zygote``."""
+        return f"{self.fd}:{self.pid}:{self.mode}:{self.work}"
+
+    @classmethod
+    def parse(cls, value: str) -> ZygoteHandoff:
+        """The handoff an ``--grader-zygote`` value describes; ValueError when malformed."""
+        fd, pid, mode, work = value.split(":", 3)
+        if mode not in get_args(Mode):
+            raise ValueError(f"unknown sandbox mode {mode!r}")
+        return cls(int(fd), int(pid), mode, Path(work))  # type: ignore[arg-type]
+
+
+def fill_workspace(work: Path, modules: Path) -> None:
+    """Copy the student modules and the zygote's scripts into ``work``, readable by the workers."""
+    for module in modules.glob("*.py"):
+        shutil.copyfile(module, work / module.name)
+    install_scripts(work)
+    prepare_workspace(work)
+
+
+@contextlib.contextmanager
+def zygote_booted_early(
+    *, modules: Path, hide: tuple[Path, ...], mode: Literal["auto", "full", "reduced"], scratch: Path
+) -> Iterator[ZygoteHandoff | None]:
+    """Start a grading's zygote before its suites' process, so that it boots while pytest starts.
+
+    Yields the handoff to pass on (its descriptor inheritable), or None where no zygote can be
+    started here (the suites' process then starts its own, and reports why if it cannot). On exit
+    the zygote is reaped, and killed if the suites' process left it running. ``scratch``: a
+    trusted folder for the workspace and the zygote's output.
+    """
+    started: tuple[subprocess.Popen[bytes], Any, ZygoteHandoff] | None = None
+    if ZYGOTE_SUPPORTED:
+        try:
+            work = Path(tempfile.mkdtemp(prefix="grader-worker-", dir=scratch))
+            fill_workspace(work, modules)
+            confinement = plan(work=work, hide=hide, mode=mode)
+            output = scratch / "zygote-0"
+            process, sock = launch_zygote(
+                confinement=confinement,
+                cwd=work,
+                stdout=output.with_suffix(".stdout"),
+                stderr=output.with_suffix(".stderr"),
+            )
+            sock.set_inheritable(True)
+            started = process, sock, ZygoteHandoff(sock.fileno(), process.pid, confinement.mode, work)
+        except (OSError, RuntimeError):
+            started = None
+    if started is None:
+        yield None
+        return
+    process, sock, handoff = started
+    try:
+        yield handoff
+    finally:
+        sock.close()  # should the suites' process have died, the zygote now reads the end of its requests
+        try:
+            process.wait(CLOSE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def describe_remote_import_error(error: RemoteError, filename: str) -> str:
@@ -53,20 +152,28 @@ class SandboxSession:
     """Owns the worker, proxy and Redis user for one pytest run; see the module docstring."""
 
     def __init__(
-        self, *, admin_url: str, modules: Path, hide: tuple[Path, ...], mode: Literal["auto", "full", "reduced"]
+        self,
+        *,
+        admin_url: str,
+        modules: Path,
+        hide: tuple[Path, ...],
+        mode: Literal["auto", "full", "reduced"],
+        handoff: ZygoteHandoff | None = None,
     ) -> None:
         self._admin_url = admin_url
         self._modules = modules
+        self._handoff = handoff
         self._user = STUDENT_USER_PREFIX + secrets.token_hex(4)
         self._password = secrets.token_urlsafe(24)
         self._trusted_dir = Path(tempfile.mkdtemp(prefix="grader-trusted-"))
-        self._work = Path(tempfile.mkdtemp(prefix="grader-worker-"))
+        self._work = handoff.work if handoff is not None else Path(tempfile.mkdtemp(prefix="grader-worker-"))
         # The proxy logs in as the student user for the worker: the worker never holds a password and
         # cannot become anyone else (a fresh connection, AUTH default, HELLO AUTH are all refused).
         self._proxy = TracingProxy(
             upstream=admin_url, listen_path=self._work / "redis.sock", auth=(self._user, self._password)
         )
-        self._confinement: Confinement = plan(work=self._work, hide=hide, mode=mode)
+        full = handoff is not None and handoff.mode == "full"  # known to work: the zygote handed over runs in it
+        self._confinement: Confinement = plan(work=self._work, hide=hide, mode="full" if full else mode, checked=full)
         # Each assignment gets a worker of its own, so one module cannot touch another; the next
         # assignment's worker boots in the background while this one's tests run.
         self._worker: WorkerProcess | None = None
@@ -86,13 +193,18 @@ class SandboxSession:
         return self._confinement
 
     def start(self) -> None:
-        """Copy the modules and the zygote's scripts, start the zygote, create the Redis user, start the proxy."""
-        for module in self._modules.glob("*.py"):
-            shutil.copyfile(module, self._work / module.name)
-        install_scripts(self._work)
-        prepare_workspace(self._work)
-        if ZYGOTE_SUPPORTED:
-            self._zygote = self._start_zygote()  # first: it boots while the rest is set up and the tests are collected
+        """Start the zygote (or take over the one handed over), create the Redis user, start the proxy."""
+        handoff = self._handoff
+        if handoff is not None and handoff.mode == self._confinement.mode:
+            sock = socket.socket(fileno=handoff.fd)
+            sock.set_inheritable(False)
+            self._zygote = ZygoteProcess.adopt(confinement=self._confinement, sock=sock, pid=handoff.pid)
+        else:
+            if handoff is not None:  # planned otherwise here: its own zygote, for a consistent sandbox
+                os.close(handoff.fd)
+            fill_workspace(self._work, self._modules)
+            if ZYGOTE_SUPPORTED:  # first: it boots while the rest is set up and the tests are collected
+                self._zygote = self._start_zygote()
         try:
             self._create_redis_user()
             self._proxy.start()

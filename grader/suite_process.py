@@ -59,18 +59,27 @@ def launch(
     cwd: Path,
     timeout: float,
     keep: int,
+    pass_fds: Sequence[int] = (),
 ) -> SuiteRun:
-    """Run pytest with ``argv``: forked from ``fork_server`` when given and working, else :func:`spawn`ed."""
-    if fork_server is not None:
+    """Run pytest with ``argv``: forked from ``fork_server`` when given and working, else :func:`spawn`ed.
+
+    ``pass_fds``: descriptors the run inherits, under the same numbers; only a spawned run can.
+    """
+    if fork_server is not None and not pass_fds:
         try:
             return fork_server.run(argv, env=env, cwd=cwd, timeout=timeout, keep=keep)
         except LauncherError:
             pass  # a broken server must not fail the grading: a fresh interpreter does the same job
-    return spawn(argv, env=env, cwd=cwd, timeout=timeout, keep=keep)
+    return spawn(argv, env=env, cwd=cwd, timeout=timeout, keep=keep, pass_fds=pass_fds)
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float, keep: int) -> SuiteRun:
-    """Run ``python -I -m pytest *argv`` as a new process; kill its group at ``timeout`` seconds or at its end."""
+def spawn(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: float, keep: int, pass_fds: Sequence[int] = ()
+) -> SuiteRun:
+    """Run ``python -I -m pytest *argv`` as a new process; kill its group at ``timeout`` seconds or at its end.
+
+    It inherits the descriptors ``pass_fds`` (under the same numbers) and no other.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-I", "-m", "pytest", *argv],
         cwd=cwd,
@@ -79,6 +88,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, timeout: fl
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
     try:
         output, _ = proc.communicate(timeout=timeout)

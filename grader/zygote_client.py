@@ -83,35 +83,65 @@ class ZygoteChild:
             self._killed.wait(KILL_TIMEOUT_S)
 
 
+def launch_zygote(
+    *, confinement: Confinement, cwd: Path, stdout: Path, stderr: Path
+) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start the zygote confined, in a session of its own: its process and our end of its control connection.
+
+    It boots (an interpreter, redis-py) in the background; requests sent meanwhile wait for it.
+    """
+    scripts = confinement.work_in_view / SCRIPTS_DIR
+
+    def command(fd: int) -> list[str]:
+        argv = [
+            *confinement.argv_prefix,
+            confinement.python, "-I", str(scripts / "zygote.py"),
+            "--control-fd", str(fd),
+            "--worker", str(scripts / "worker.py"),
+            "--modules", str(confinement.work_in_view),
+        ]  # fmt: skip
+        for site_dir in confinement.site_dirs:
+            argv += ["--site-dir", site_dir]
+        return argv
+
+    return start_connected(
+        command, kind=socket.SOCK_SEQPACKET, env=confinement.env, cwd=cwd, stdout=stdout, stderr=stderr
+    )
+
+
 class ZygoteProcess:
-    """A running zygote; see the module docstring. :meth:`close` kills it with every worker."""
+    """A running zygote; see the module docstring. :meth:`close` kills it with every worker.
+
+    Constructed with the zygote's start (see :func:`launch_zygote`), or by :meth:`adopt` from a
+    zygote another trusted process started and handed over.
+    """
 
     def __init__(self, *, confinement: Confinement, cwd: Path, stdout: Path, stderr: Path) -> None:
+        process, sock = launch_zygote(confinement=confinement, cwd=cwd, stdout=stdout, stderr=stderr)
+        self._connect(confinement=confinement, sock=sock, pid=process.pid, process=process)
+
+    @classmethod
+    def adopt(cls, *, confinement: Confinement, sock: socket.socket, pid: int) -> ZygoteProcess:
+        """The zygote whose control connection is ``sock`` and whose launcher leads process group ``pid``.
+
+        The process that started it reaps it; :meth:`close` ends it all the same.
+        """
+        zygote = cls.__new__(cls)
+        zygote._connect(confinement=confinement, sock=sock, pid=pid, process=None)
+        return zygote
+
+    def _connect(
+        self, *, confinement: Confinement, sock: socket.socket, pid: int, process: subprocess.Popen[bytes] | None
+    ) -> None:
         self._confinement = confinement
-        scripts = confinement.work_in_view / SCRIPTS_DIR
-
-        def command(fd: int) -> list[str]:
-            argv = [
-                *confinement.argv_prefix,
-                confinement.python, "-I", str(scripts / "zygote.py"),
-                "--control-fd", str(fd),
-                "--worker", str(scripts / "worker.py"),
-                "--modules", str(confinement.work_in_view),
-            ]  # fmt: skip
-            for site_dir in confinement.site_dirs:
-                argv += ["--site-dir", site_dir]
-            return argv
-
-        self._process, self._sock = start_connected(
-            command, kind=socket.SOCK_SEQPACKET, env=confinement.env, cwd=cwd, stdout=stdout, stderr=stderr
-        )
+        self._process, self._pid, self._sock = process, pid, sock
         self._seqs = itertools.count(1)
         self._send_lock = threading.Lock()
         self._changed = threading.Condition()  # guards everything below; notified on every event
         self._replies: dict[int, Message] = {}
         self._exits: dict[int, int] = {}
         self._dead: str | None = None
-        self._reader = threading.Thread(target=self._read_loop, name=f"zygote-{self._process.pid}", daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name=f"zygote-{pid}", daemon=True)
         self._reader.start()
         _LIVE.add(self)
 
@@ -122,7 +152,7 @@ class ZygoteProcess:
     @property
     def pid(self) -> int:
         """The pid of the zygote's launcher (the first of ``argv_prefix``, or the zygote itself)."""
-        return self._process.pid
+        return self._pid
 
     def alive(self) -> bool:
         """True until the zygote exits or its control connection breaks."""
@@ -189,18 +219,30 @@ class ZygoteProcess:
         """
         _LIVE.discard(self)
         with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        try:
-            self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
+            self._sock.shutdown(socket.SHUT_WR)  # the end of its requests: the zygote cleans up and exits
+        if not self._ended(timeout):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+                os.killpg(self._pid, signal.SIGKILL)
+            self._ended(None if self._process is not None else READER_JOIN_S)
         if threading.current_thread() is not self._reader:
             self._reader.join(READER_JOIN_S)
         with self._send_lock:
             self._sock.close()
-        self._fail(f"the zygote exited with status {self._process.returncode}")
+        status = "" if self._process is None else f" with status {self._process.returncode}"
+        self._fail(f"the zygote exited{status}")
+
+    def _ended(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds for the zygote's exit (reaped, if ours; else its connection's end)."""
+        if self._process is not None:
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+        if threading.current_thread() is self._reader:
+            return False
+        self._reader.join(timeout)
+        return not self._reader.is_alive()
 
     # -- the control connection --
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader import assignments
-from grader.grading import GradeOptions, GraderError, grade
+from grader import assignments, grading
+from grader.grading import GradeOptions, GraderError, grade, suite_args, suite_env
 from grader.report import Report
+from grader.sandbox_session import ZygoteHandoff
+from grader.suite_process import SuiteRun, launch, spawn
 
 from .conftest import ALTERNATIVES, HIDDEN, SOLUTIONS, STUBS
 
@@ -219,3 +222,37 @@ def test_a_hidden_suite_that_cannot_be_collected_fails_the_grading_not_the_stude
     (suites / "test_leaderboard.py").write_text("import module_the_instructor_forgot\n")
     with pytest.raises(GraderError, match=r"(?s)leaderboard have no test.*module_the_instructor_forgot"):
         _grade(SOLUTIONS, None, suites=suites, assignments=("counter", "leaderboard"))
+
+
+@pytest.mark.real_redis
+def test_a_spawned_grading_hands_its_sandbox_zygote_to_the_suites_process(
+    real_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[tuple[list[str], tuple[int, ...]]] = []
+
+    def spy(argv: list[str], **kwargs: Any) -> SuiteRun:
+        launched.append((list(argv), tuple(kwargs["pass_fds"])))
+        return launch(argv, **kwargs)
+
+    monkeypatch.setattr(grading, "launch", spy)
+    report = _grade(SOLUTIONS, real_redis_url, assignments=("counter",))
+    ((argv, fds),) = launched
+    handoff = ZygoteHandoff.parse(argv[argv.index("--grader-zygote") + 1])
+    assert fds == (handoff.fd,) and handoff.mode == report.isolation
+    assert (report.score, report.max_score) == (100, 100)
+
+
+@pytest.mark.real_redis
+def test_a_malformed_zygote_handoff_is_a_usage_error(real_redis_url: str, tmp_path: Path) -> None:
+    argv = suite_args(
+        targets=[str(HIDDEN / "test_counter.py")],
+        modules=SOLUTIONS,
+        redis_url=real_redis_url,
+        sandbox="auto",
+        results=tmp_path / "results.jsonl",
+        options=GradeOptions(),
+        zygote="3:1:partial:/nowhere",
+    )
+    run = spawn(argv, env=suite_env(tmp_path), cwd=tmp_path, timeout=60, keep=10_000)
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR
+    assert b"--grader-zygote '3:1:partial:/nowhere': unknown sandbox mode 'partial'" in run.output

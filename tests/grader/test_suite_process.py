@@ -136,3 +136,24 @@ def _running(pid: int) -> bool:
             return handle.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_passed_descriptors_are_inherited_under_their_numbers_and_force_a_spawn(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    args = suite(tmp_path, PROBE)
+    out = tmp_path / "p.json"
+    env = {"PATH": os.environ["PATH"], "PROBE_OUT": str(out)}
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)  # as a handed-over socket is; only pass_fds may pass it on
+    try:
+        run = launch(args, fork_server=server, env=env, cwd=tmp_path, timeout=60, keep=1000, pass_fds=(write_end,))
+        record = json.loads(out.read_text())
+        assert run.returncode == 0
+        assert record["fds"][str(write_end)] == f"pipe:[{os.fstat(write_end).st_ino}]"
+        assert record["isolated"] == 1 and record["session_leader"]
+        launch(args, fork_server=None, env=env, cwd=tmp_path, timeout=60, keep=1000)
+        assert str(write_end) not in json.loads(out.read_text())["fds"]  # not passed: not inherited
+    finally:
+        os.close(read_end)
+        os.close(write_end)

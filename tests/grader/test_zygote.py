@@ -6,8 +6,11 @@ starts takes this test's token as its name, so the checks can find it from outsi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 import uuid
@@ -20,7 +23,7 @@ import pytest
 from grader import assignments, sandbox_session
 from grader.rpc import WorkerDied, WorkerProcess
 from grader.sandbox import full_mode_unavailable, plan, prepare_workspace, worker_uid
-from grader.sandbox_session import SandboxSession
+from grader.sandbox_session import SandboxSession, ZygoteHandoff, zygote_booted_early
 from grader.zygote_client import PACKAGE_DIR, ZygoteProcess, install_scripts
 
 FULL = pytest.param(
@@ -282,3 +285,74 @@ def test_without_the_zygote_reduced_mode_starts_each_worker_itself(
         assert worker is not None and b"worker.py" in Path(f"/proc/{worker.pid}/cmdline").read_bytes()
     finally:
         session.close()
+
+
+def probe_modules(tmp_path: Path) -> Path:
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "counter.py").write_text(PROBE)
+    return modules
+
+
+@pytest.mark.real_redis
+@pytest.mark.parametrize("mode", MODES)
+def test_a_zygote_booted_early_is_taken_over_and_ends_with_the_session(
+    mode: Literal["full", "reduced"], real_redis_url: str, tmp_path: Path, token: str
+) -> None:
+    modules = probe_modules(tmp_path)
+    hide = (PACKAGE_DIR.parent,)
+    with zygote_booted_early(modules=modules, hide=hide, mode=mode, scratch=tmp_path) as handoff:
+        assert handoff is not None and handoff.mode == mode
+        assert ZygoteHandoff.parse(handoff.option()) == handoff
+        # the suites' process inherits the descriptor; here, in one process, it gets a copy of its own
+        handed = dataclasses.replace(handoff, fd=os.dup(handoff.fd))
+        session = SandboxSession(admin_url=real_redis_url, modules=modules, hide=hide, mode=mode, handoff=handed)
+        session.start()
+        try:
+            counter = session.implementation(assignments.get("counter"), lambda client: "main")
+            assert session._zygote is not None and session._zygote.pid == handoff.pid  # taken over, not a second one
+            assert counter.detach(token) is True
+            wait_for(lambda: len(named(token)) == 2)
+        finally:
+            session.close()
+        assert named(token) == []
+        started = time.monotonic()
+    assert time.monotonic() - started < 2.0  # the zygote had exited: reaped at once
+    assert not Path(f"/proc/{handoff.pid}").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_zygote_booted_early_ends_when_the_process_it_was_handed_to_dies(
+    mode: Literal["full", "reduced"], tmp_path: Path
+) -> None:
+    with zygote_booted_early(modules=probe_modules(tmp_path), hide=(), mode=mode, scratch=tmp_path) as handoff:
+        assert handoff is not None
+        heir = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], pass_fds=(handoff.fd,))
+        heir.kill()
+        heir.wait()
+        zygotes: list[int] = []
+        wait_for(lambda: booted(handoff.pid, zygotes))
+        started = time.monotonic()
+    assert time.monotonic() - started < 5.0
+    assert not Path(f"/proc/{zygotes[0]}").exists() and not Path(f"/proc/{handoff.pid}").exists()
+
+
+def booted(launcher: int, found: list[int]) -> bool:
+    """Whether the zygote behind ``launcher`` runs yet; its pid is appended to ``found``."""
+    try:
+        found.append(zygote_pid(launcher))
+    except (ValueError, OSError):  # still between its launcher's steps
+        return False
+    return True
+
+
+def test_a_zygote_that_cannot_start_early_is_left_to_the_session(tmp_path: Path) -> None:
+    modules = probe_modules(tmp_path)
+    with zygote_booted_early(modules=modules, hide=(), mode="full", scratch=tmp_path / "missing") as handoff:
+        assert handoff is None
+
+
+@pytest.mark.parametrize("value", ["", "3", "x:1:full:/w", "3:1:partial:/w", "3:pid:full:/w"])
+def test_a_malformed_handoff_is_refused(value: str) -> None:
+    with pytest.raises(ValueError):
+        ZygoteHandoff.parse(value)
