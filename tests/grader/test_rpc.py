@@ -615,6 +615,18 @@ def test_callback_exception_propagates_as_the_same_object(shared: WorkerProcess)
     assert info.value is boom
 
 
+def test_a_callback_that_stops_the_caller_leaves_the_worker_usable(shared: WorkerProcess) -> None:
+    """pytest's timeout or Ctrl-C inside a callback ends the call here; the call's channel is dropped, not reused."""
+
+    def loader() -> int:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        call(shared, "use_loader", loader)
+    assert [call(shared, "echo", n) for n in range(3)] == [0, 1, 2]
+    assert call(shared, "use_loader", lambda: 1) == 2
+
+
 def test_callback_exception_the_student_catches_stays_caught(shared: WorkerProcess) -> None:
     def loader() -> int:
         raise LoaderBoom("caught?")
@@ -695,6 +707,14 @@ def test_credentials_from_hello_log_the_client_in(
         assert call(worker, "whoami", admin) == "student"
     finally:
         admin.acl_deluser("student")
+
+
+def test_more_concurrent_calls_than_channels_wait_for_one(shared: WorkerProcess) -> None:
+    calls = protocol.CALL_THREADS + 4
+    started = time.monotonic()
+    with ThreadPoolExecutor(calls) as pool:
+        assert list(pool.map(lambda _: call(shared, "sleep_for", 0.3), range(calls))) == [0.3] * calls
+    assert time.monotonic() - started >= 0.6  # at most protocol.CALL_THREADS at once: two rounds of sleeps
 
 
 def test_sixteen_threads_of_calls_count_exactly(shared: WorkerProcess, admin: redis.Redis) -> None:
@@ -811,9 +831,10 @@ def test_remote_module_exposes_only_the_listed_functions(shared: WorkerProcess) 
 def test_callers_racing_for_the_connection_never_lose_a_reply(shared: WorkerProcess) -> None:
     """Many callers under constant thread switching: every call gets its own answer.
 
-    A leader/follower reader (tried in this session, then withdrawn) once left a reply routed to a
-    caller in its inbox while that caller waited on the connection; a thread switch every 10 us
-    showed it within seconds. Each call has a deadline, so a lost reply fails instead of hanging.
+    Each caller reads the reply on the channel it borrowed. (A leader/follower reader, tried once
+    and withdrawn, left a reply routed to a caller's inbox while that caller waited on the shared
+    connection; a thread switch every 10 us showed it within seconds.) Each call has a deadline,
+    so a lost reply fails instead of hanging.
     """
     previous = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)
