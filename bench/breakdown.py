@@ -49,7 +49,7 @@ PHASES: dict[str, str] = {
     "plugins": "plugins and options (grader plugin and redis-py, pytest-timeout)",
     "sandbox_setup": "sandbox session: ACL user, tracing proxy, namespace probe",
     "collection": "collection of 5 suites, server INFO",
-    "worker_spawn": "worker spawns (first test of each assignment): mostly the zygote's boot",
+    "worker_spawn": "worker spawns (first test of each assignment): hello, import, any wait for the zygote",
     "fixtures": "per-test fixtures otherwise: FLUSHALL, new clients, PING (all tests)",
     "slowest_bodies": f"test bodies: the {SLOWEST} slowest",
     "other_bodies": "test bodies: all the others",

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import redis
 
@@ -83,7 +83,7 @@ class ZygoteHandoff:
         fd, pid, mode, work = value.split(":", 3)
         if mode not in get_args(Mode):
             raise ValueError(f"unknown sandbox mode {mode!r}")
-        return cls(int(fd), int(pid), mode, Path(work))  # type: ignore[arg-type]
+        return cls(int(fd), int(pid), cast(Mode, mode), Path(work))
 
 
 def fill_workspace(work: Path, modules: Path) -> None:
@@ -100,12 +100,12 @@ def zygote_booted_early(
 ) -> Iterator[ZygoteHandoff | None]:
     """Start a grading's zygote before its suites' process, so that it boots while pytest starts.
 
-    Yields the handoff to pass on (its descriptor inheritable), or None where no zygote can be
+    Yields the handoff to pass on (its descriptor goes in ``pass_fds``), or None where no zygote can be
     started here (the suites' process then starts its own, and reports why if it cannot). On exit
     the zygote is reaped, and killed if the suites' process left it running. ``scratch``: a
     trusted folder for the workspace and the zygote's output.
     """
-    started: tuple[subprocess.Popen[bytes], Any, ZygoteHandoff] | None = None
+    started: tuple[subprocess.Popen[bytes], socket.socket, ZygoteHandoff] | None = None
     if ZYGOTE_SUPPORTED:
         try:
             work = Path(tempfile.mkdtemp(prefix="grader-worker-", dir=scratch))
@@ -118,7 +118,6 @@ def zygote_booted_early(
                 stdout=output.with_suffix(".stdout"),
                 stderr=output.with_suffix(".stderr"),
             )
-            sock.set_inheritable(True)
             started = process, sock, ZygoteHandoff(sock.fileno(), process.pid, confinement.mode, work)
         except (OSError, RuntimeError):
             started = None

@@ -145,7 +145,6 @@ def test_passed_descriptors_are_inherited_under_their_numbers_and_force_a_spawn(
     out = tmp_path / "p.json"
     env = {"PATH": os.environ["PATH"], "PROBE_OUT": str(out)}
     read_end, write_end = os.pipe()
-    os.set_inheritable(write_end, True)  # as a handed-over socket is; only pass_fds may pass it on
     try:
         run = launch(args, fork_server=server, env=env, cwd=tmp_path, timeout=60, keep=1000, pass_fds=(write_end,))
         record = json.loads(out.read_text())
