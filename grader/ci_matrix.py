@@ -4,10 +4,13 @@
 
 prints ``matrix=<json>`` and ``count=<n>`` for ``$GITHUB_OUTPUT``. The matrix has one entry per
 student with a repository: ``student_id``, ``repository``, ``ref`` (the SHA to grade, or empty
-for the default branch's head), ``received_at`` (when the push was received, ISO 8601 UTC; the
-late policy counts from it), ``timeout`` and ``budget`` (seconds, from the course's
-``[grading]``). With ``--repository`` only that roster repository is graded: a repository that
-is not on the roster is refused, so the read token is never used on anything else.
+for the default branch's head), ``received_at`` (when the push was received, ISO 8601 UTC, as the
+trigger said; the late policy counts from it), ``timeout`` and ``budget`` (seconds, from the
+course's ``[grading]``). A trigger that names no time (a nightly run, a run by hand) leaves
+``received_at`` empty: ``python -m grader.push_times`` then pins each such entry to a commit and
+the time GitHub received it, before anything is graded. With ``--repository`` only that roster
+repository is graded: a repository that is not on the roster is refused, so the read token is
+never used on anything else.
 
 The inputs come from workflow triggers and are untrusted: each is validated here (repository
 ``OWNER/NAME`` on the roster, full 40-hex SHA, ISO 8601 time with an offset) and the workflow
@@ -48,14 +51,16 @@ class MatrixEntry:
     budget: str
 
 
-def build_matrix(*, course: Course, received_at: datetime, repository: str = "", sha: str = "") -> list[MatrixEntry]:
+def build_matrix(
+    *, course: Course, received_at: datetime | None, repository: str = "", sha: str = ""
+) -> list[MatrixEntry]:
     """The grading jobs for ``course``'s roster, or for the roster entries of ``repository`` alone.
 
     ``sha`` (a full 40-hex commit SHA) needs ``repository``. ``received_at`` must be
-    timezone-aware. Raises ``UsageError`` for a malformed input, a repository not on the roster,
-    an empty selection, or more than ``MAX_JOBS`` jobs.
+    timezone-aware (None: not known yet). Raises ``UsageError`` for a malformed input, a
+    repository not on the roster, an empty selection, or more than ``MAX_JOBS`` jobs.
     """
-    if received_at.tzinfo is None:
+    if received_at is not None and received_at.tzinfo is None:
         raise UsageError("received_at must carry a UTC offset")
     if repository and not check_repository(repository):
         raise UsageError(f"repository must be OWNER/NAME as GitHub names them, not {repository!r}")
@@ -78,7 +83,7 @@ def build_matrix(*, course: Course, received_at: datetime, repository: str = "",
     for student in students:
         if not STUDENT_ID.fullmatch(student.student_id) or not check_repository(student.repository):
             raise UsageError(f"roster entry {student.student_id!r}: student_id or repository unusable in a job name")
-    when = received_at.astimezone(UTC).isoformat(timespec="seconds")
+    when = "" if received_at is None else utc_text(received_at)
     return [
         MatrixEntry(
             student_id=s.student_id,
@@ -92,15 +97,20 @@ def build_matrix(*, course: Course, received_at: datetime, repository: str = "",
     ]
 
 
+def utc_text(moment: datetime) -> str:
+    """``moment`` as the matrix writes times: ISO 8601 in UTC, to the second."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def check_repository(value: str) -> bool:
     """True when ``value`` is ``OWNER/NAME`` by GitHub's naming rules."""
     return bool(REPOSITORY.fullmatch(value)) and value.split("/", 1)[1] not in {".", ".."}
 
 
-def parse_received_at(value: str, *, now: datetime) -> datetime:
-    """``value`` (ISO 8601 with an offset) as an aware datetime, or ``now`` when empty."""
+def parse_received_at(value: str) -> datetime | None:
+    """``value`` (ISO 8601 with an offset) as an aware datetime, or None when empty."""
     if not value:
-        return now
+        return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -116,13 +126,25 @@ def render_output(entries: Sequence[MatrixEntry]) -> str:
     return f"matrix={matrix}\ncount={len(entries)}\n"
 
 
+def read_output(text: str) -> list[MatrixEntry]:
+    """The entries of :func:`render_output`'s text; ``UsageError`` when it is not that."""
+    lines = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    try:
+        entries = [MatrixEntry(**{k: str(v) for k, v in e.items()}) for e in json.loads(lines["matrix"])["include"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"not a matrix written by grader.ci_matrix: {type(exc).__name__}: {exc}") from None
+    return entries
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the matrix for ``$GITHUB_OUTPUT``; exit 2 with a message on stderr for bad input."""
     parser = argparse.ArgumentParser(prog="python -m grader.ci_matrix", description=DESCRIPTION)
     parser.add_argument("--course", type=Path, required=True, help="course.toml with the roster")
     parser.add_argument("--repository", default="", help="grade only this roster repository (OWNER/NAME)")
     parser.add_argument("--sha", default="", help="the commit to grade (needs --repository); default: branch head")
-    parser.add_argument("--received-at", default="", help="when the push was received (ISO 8601); default: now")
+    parser.add_argument(
+        "--received-at", default="", help="when the push was received (ISO 8601); default: left for grader.push_times"
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 for --help
@@ -132,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             course=load_course(args.course),
             repository=args.repository.strip(),
             sha=args.sha.strip().lower(),
-            received_at=parse_received_at(args.received_at.strip(), now=datetime.now(UTC)),
+            received_at=parse_received_at(args.received_at.strip()),
         )
     except UsageError as exc:
         print(f"ci_matrix: error: {exc}", file=sys.stderr)

@@ -88,29 +88,31 @@ class Published:
 
 
 @dataclass(frozen=True)
-class _Endpoint:
+class Endpoint:
+    """What a request does, for error messages, and what it needs of the token."""
+
     what: str  # "create the commit status", completes "could not ..."
     permission: str  # what the token needs, in every token kind's words
     note: str = ""
 
 
-_STATUS = _Endpoint(
+_STATUS = Endpoint(
     "create the commit status",
     "`statuses: write` (a workflow's `permissions:` or a GitHub App), "
     '"Commit statuses: Read and write" (fine-grained token) or `repo:status` (classic token)',
 )
-_COMMENTS = _Endpoint(
+_COMMENTS = Endpoint(
     "list or write the commit's comments",
     "`contents: write` (a workflow's `permissions:` or a GitHub App), "
     '"Contents: Read and write" (fine-grained token) or `repo` (classic token)',
 )
-_CHECK_RUN = _Endpoint(
+_CHECK_RUN = Endpoint(
     "create the check run",
     "`checks: write`, which only a GitHub App installation token or a workflow's GITHUB_TOKEN can hold",
     "Only GitHub Apps can create check runs: personal access tokens (classic or fine-grained) and OAuth "
     "tokens always get 403 here. Publish with a GitHub App installation token, or leave out --check-run.",
 )
-_USER = _Endpoint("read the token's own user", "nothing (any user token may read itself)")
+_USER = Endpoint("read the token's own user", "nothing (any user token may read itself)")
 
 
 class _Transient(Exception):
@@ -222,17 +224,8 @@ def publish(
     Each target is tried even when an earlier one failed; ``PublishError`` then lists every
     failure (a rejected token stops at once). ``sleep`` is called for every retry wait.
     """
-    from githubkit import GitHub
-
-    with GitHub(
-        token,
-        base_url=check_api_url(url=api_url) + "/",
-        auto_retry=False,
-        http_cache=False,
-        timeout=30.0,
-        user_agent="redis-course-grader",
-    ) as github:
-        session = _Session(github=github, token=token, target=target, retry=retry, sleep=sleep)
+    with open_github(token=token, api_url=api_url) as github:
+        session = Session(github=github, token=token, target=target, retry=retry, sleep=sleep)
         failures: list[str] = []
         comment: tuple[int, str, bool] | None = None
         check_id: int | None = None
@@ -263,9 +256,24 @@ def publish(
     )
 
 
+def open_github(*, token: str, api_url: str = DEFAULT_API_URL) -> GitHub[Any]:
+    """A githubkit client for ``api_url``, its own retries and caching off (:class:`Session` retries)."""
+    from githubkit import GitHub
+
+    return GitHub(
+        token,
+        base_url=check_api_url(url=api_url) + "/",
+        auto_retry=False,
+        http_cache=False,
+        timeout=30.0,
+        user_agent="redis-course-grader",
+    )
+
+
 @dataclass
-class _Session:
-    """One publication's requests, their retries and its shared wait budget."""
+class Session:
+    """The requests about one repository (``target``): their retries, a shared wait budget, and
+    refusals that name the permission the token lacks. ``grader.push_times`` uses it too."""
 
     github: GitHub[Any]
     token: str
@@ -307,7 +315,7 @@ class _Session:
                 self.sleep(delay)
                 self.waited_s += delay
 
-    def call(self, endpoint: _Endpoint, request: Callable[[], Response[Any, Any]]) -> Response[Any, Any]:
+    def call(self, endpoint: Endpoint, request: Callable[[], Response[Any, Any]]) -> Response[Any, Any]:
         """One request; retryable failures become ``_Transient``, refusals a ``PublishError``."""
         from githubkit.exception import PrimaryRateLimitExceeded, RateLimitExceeded, RequestError, RequestFailed
 
@@ -329,7 +337,7 @@ class _Session:
         except RequestError as exc:
             raise _Transient(f"no answer from GitHub ({type(exc.exc).__name__}) {trying}") from None
 
-    def refusal(self, endpoint: _Endpoint, response: Response[Any, Any]) -> PublishError:
+    def refusal(self, endpoint: Endpoint, response: Response[Any, Any]) -> PublishError:
         code = response.status_code
         message = self.scrub(_message(response))
         said = f"{code} {message}" if message else str(code)

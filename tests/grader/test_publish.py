@@ -81,6 +81,9 @@ class FakeGitHub:
         self.login = "grader-bot"  # the token's own user; None: GET /user is refused (installation token)
         self.user_type = "User"
         self.user_refused = False
+        self.default_branch = "main"
+        self.head = SHA
+        self.activities: list[dict[str, Any]] = []  # newest first, as GitHub lists them
         self._script: list[tuple[str, str, Answer]] = []
         self._next_id = 1
         self._lock = threading.Lock()
@@ -142,22 +145,41 @@ class FakeGitHub:
             path = urlsplit(handler.path).path
             scripted = next((i for i, (m, p, _) in enumerate(self._script) if m == handler.command and p == path), None)
             answer = self._script.pop(scripted)[2] if scripted is not None else None
+            headers: dict[str, str] = {}
             if answer is None or answer.apply:
-                status, payload = self._route(handler.command, handler.path, body)
+                status, payload, headers = self._route(handler.command, handler.path, body)
             if answer is not None:
-                status, payload = answer.status, answer.body
+                status, payload, headers = answer.status, answer.body, answer.headers
         data = json.dumps(payload).encode() if payload is not None else b""
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))
-        for name, value in (answer.headers if answer else {}).items():
+        for name, value in headers.items():
             handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(data)
 
-    def _route(self, method: str, full_path: str, body: Any) -> tuple[int, Any]:
+    def _route(self, method: str, full_path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         parts = urlsplit(full_path)
         path, query = parts.path, parse_qs(parts.query)
+        if method == "GET" and path == "/repos/o/n/activity":
+            return self._activity(query)
+        status, payload = self._answer(method, path, query, body)
+        return status, payload, {}
+
+    def _activity(self, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        """The activity list, filtered by ``ref``, paged by an ``after`` cursor (an index here) and a Link header."""
+        listed = [a for a in self.activities if a["ref"] == query.get("ref", [a["ref"]])[0]]
+        start, per_page = int(query.get("after", ["0"])[0]), int(query.get("per_page", ["30"])[0])
+        page, more = listed[start : start + per_page], start + per_page < len(listed)
+        link = f'<{self.url}/repos/o/n/activity?per_page={per_page}&after={start + per_page}>; rel="next"'
+        return 200, page, {"Link": link} if more else {}
+
+    def _answer(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        if (method, path) == ("GET", "/repos/o/n"):
+            return 200, {"full_name": "o/n", "default_branch": self.default_branch}
+        if (method, path) == ("GET", f"/repos/o/n/branches/{self.default_branch}"):
+            return 200, {"name": self.default_branch, "commit": {"sha": self.head}}
         if (method, path) == ("POST", STATUSES):
             return 201, {"id": len(self.requests), "state": body["state"], "context": body.get("context")}
         if (method, path) == ("GET", COMMENTS):

@@ -42,6 +42,8 @@ from grader.report import AssignmentResult, RedisInfo, Report, TestResult, load_
 from grader.template import release_template
 
 from .conftest import ROOT, SOLUTIONS
+from .test_publish import SHA as PUBLISH_SHA
+from .test_publish import FakeGitHub
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 COMPOSE_SCHEMA = Path(__file__).resolve().parent / "data" / "compose-spec.schema.json"
@@ -52,6 +54,12 @@ EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 # Every run: step, by (workflow, job, step name), and what executes it.
 RUN_STEPS: dict[tuple[str, str, str], str] = {
     ("grade.yml", "roster", "Build the grading matrix from course.toml"): "test_grade_workflow_end_to_end",
+    ("grade.yml", "roster", "Install the grader"): ".ci/run (the same `pip install -e` CI runs)",
+    (
+        "grade.yml",
+        "roster",
+        "Pin each job to its commit and the time GitHub received it",
+    ): "test_a_nightly_roster_is_pinned_to_commits_and_push_times",
     ("grade.yml", "grade", "Install the grader"): ".ci/run (the same `pip install -e` CI runs)",
     ("grade.yml", "grade", "Grade with the hidden suites in the sandbox"): "test_grade_workflow_end_to_end",
     ("grade.yml", "publish", "Install the grader"): ".ci/run (the same `pip install -e` CI runs)",
@@ -249,7 +257,10 @@ def test_grade_workflow_triggers_matrix_and_least_privilege() -> None:
     assert jobs["publish"]["environment"] == "publish-grades"
     submission = find_step(workflow, "grade", "Check out the submission")
     assert submission["with"]["token"] == "${{ secrets.STUDENT_REPOS_TOKEN }}"
-    assert text.count("secrets.") == 2, "only the read token and the publishing token"
+    pin = find_step(workflow, "roster", "Pin each job to its commit and the time GitHub received it")
+    assert pin["env"] == {"GRADER_GITHUB_TOKEN": "${{ secrets.STUDENT_REPOS_TOKEN }}"} and pin["id"] == "matrix"
+    assert text.count("secrets.STUDENT_REPOS_TOKEN") == 2, "reading commits and push times, and the checkout"
+    assert text.count("secrets.") == 3, "only the read token and the publishing token"
 
 
 def test_untrusted_values_reach_scripts_only_through_env() -> None:
@@ -413,6 +424,7 @@ def test_ci_matrix_one_repository_at_a_commit(tmp_path: Path, capsys: pytest.Cap
     assert code == 0
     (entry,) = json.loads(out["matrix"])["include"]
     assert (entry["student_id"], entry["repository"], entry["ref"]) == ("s3", "org/repo-three", SHA_A)
+    assert entry["received_at"] == "", "no time in the trigger: grader.push_times asks GitHub"
 
 
 @pytest.mark.parametrize(
@@ -667,19 +679,9 @@ def test_grade_workflow_end_to_end(template: Path, tmp_path: Path) -> None:
     # The runner has sudo; this machine may not: keep -E's meaning (we already run as this user).
     executable(bin_dir / "sudo" / "sudo", '#!/bin/sh\n[ "$1" = "-E" ] && shift\nexec "$@"\n')
 
-    # 1. roster
+    # 1. roster (a dispatch that names the time: nothing for push_times to ask GitHub)
     runner = _course_checkout(tmp_path / "roster", course)
-    output = tmp_path / "roster.out"
-    done = run_step(
-        workflow,
-        "roster",
-        "Build the grading matrix from course.toml",
-        cwd=runner,
-        given={"REPOSITORY": "", "SHA": "", "RECEIVED_AT": "2026-10-06T22:00:00Z", "GITHUB_OUTPUT": str(output)},
-        path=(stdlib_python.parent,),
-    )
-    assert done.returncode == 0, done.stderr
-    outputs = read_output(output)
+    outputs = _roster(workflow, runner, tmp_path, received_at="2026-10-06T22:00:00Z", stdlib=stdlib_python.parent)
     matrix = json.loads(outputs["matrix"])["include"]
     assert outputs["count"] == "2" and [e["student_id"] for e in matrix] == ["s001", "s002"]
     assert {e["timeout"] for e in matrix} == {"60"}, "course.toml's per-test timeout reaches the grading jobs"
@@ -774,6 +776,50 @@ def test_grade_workflow_end_to_end(template: Path, tmp_path: Path) -> None:
     for line in lines:  # the real CLI accepts exactly these arguments
         args = build_parser().parse_args(line.split())
         assert (args.verb, args.repo, args.summary) == ("publish", line.split()[3], False)
+
+
+def _roster(
+    workflow: Mapping[str, Any],
+    runner: Path,
+    tmp_path: Path,
+    *,
+    received_at: str,
+    stdlib: Path | None = None,
+    **pin: str,
+) -> dict[str, str]:
+    """Run the roster job's steps (``stdlib``: the first with a Python without site-packages); its outputs."""
+    given = {"REPOSITORY": "", "SHA": "", "RECEIVED_AT": received_at}
+    done = run_step(
+        workflow,
+        "roster",
+        "Build the grading matrix from course.toml",
+        cwd=runner,
+        given=given,
+        path=(stdlib,) if stdlib else (),
+    )
+    assert done.returncode == 0, done.stderr
+    output = tmp_path / "roster.out"
+    given = {"GRADER_GITHUB_TOKEN": "test-token", "GITHUB_OUTPUT": str(output), **pin}
+    done = run_step(
+        workflow, "roster", "Pin each job to its commit and the time GitHub received it", cwd=runner, given=given
+    )
+    assert done.returncode == 0, done.stderr
+    return read_output(output)
+
+
+def test_a_nightly_roster_is_pinned_to_commits_and_push_times(tmp_path: Path) -> None:
+    """No time in the trigger: each job grades the head GitHub names, received when GitHub says it was pushed."""
+    workflow = load_yaml(WORKFLOWS / "grade.yml")
+    runner = _course_checkout(tmp_path / "roster", _course(tmp_path, [("s1", "o/n")]))
+    github = FakeGitHub()
+    try:
+        github.activities = [{"after": PUBLISH_SHA, "ref": "refs/heads/main", "timestamp": "2026-10-06T21:58:00Z"}]
+        outputs = _roster(workflow, runner, tmp_path, received_at="", GITHUB_API_URL=github.url)
+    finally:
+        github.close()
+    (entry,) = json.loads(outputs["matrix"])["include"]
+    assert (entry["ref"], entry["received_at"]) == (PUBLISH_SHA, "2026-10-06T21:58:00+00:00")
+    assert [r.headers["authorization"] for r in github.requests] == ["token test-token"] * 3
 
 
 def test_course_roster_of_this_repository_builds_a_matrix() -> None:
