@@ -174,19 +174,27 @@ def status_state(report: Report) -> Literal["success", "error"]:
     return "success" if report.complete else "error"
 
 
-def status_description(report: Report) -> str:
-    """The commit status line, at most 140 characters."""
-    if report.complete:
-        text = f"Score {report.score}/{report.max_score}"
+def status_description(report: Report, *, withheld: tuple[str, ...] = ()) -> str:
+    """The commit status line, at most 140 characters; ``withheld``: assignments left out of ``report``."""
+    shown = f"{report.score}/{report.max_score}"
+    if not report.complete:
+        so_far = " so far" if not withheld else ""
+        text = f"Grading incomplete: {shown}{so_far}, some tests could not run"
+    elif not withheld:
+        text = f"Score {shown}"
+    elif report.assignments:
+        total = len(report.assignments) + len(withheld)
+        text = f"Score {shown} on {len(report.assignments)} of {total} assignments; the others are not shown yet"
     else:
-        text = f"Grading incomplete: {report.score}/{report.max_score} so far, some tests could not run"
+        text = "Graded; the course does not show the results yet (see the comment)"
     return text[:DESCRIPTION_LIMIT]
 
 
-def comment_body(report: Report, *, target: Target) -> str:
+def comment_body(report: Report, *, target: Target, withheld: tuple[str, ...] = ()) -> str:
     """The commit comment: the marker that lets a regrade find it, then the Markdown report."""
     footer = f"\n<sub>Graded commit {target.sha[:7]}. A regrade updates this comment.</sub>\n"
-    return _fit(f"{MARKER}\n{render_markdown.render(report)}", COMMENT_LIMIT - len(footer)) + footer
+    body = render_markdown.render(report, withheld=withheld)
+    return _fit(f"{MARKER}\n{body}", COMMENT_LIMIT - len(footer)) + footer
 
 
 def classroom_notices(report: Report) -> tuple[str, str]:
@@ -215,14 +223,17 @@ def publish(
     token: str,
     api_url: str = DEFAULT_API_URL,
     check_run: bool = False,
+    withheld: tuple[str, ...] = (),
     retry: RetryPolicy = RetryPolicy(),
     sleep: Sleep = time.sleep,
 ) -> Published:
     """Post the commit comment (updating the earlier report's comment if there is one), the
     ``grader/hidden`` commit status linking to it and, with ``check_run``, a check run.
 
-    Each target is tried even when an earlier one failed; ``PublishError`` then lists every
-    failure (a rejected token stops at once). ``sleep`` is called for every retry wait.
+    ``report`` is what students may see (``grader.visibility``); ``withheld`` says, per
+    assignment left out, when its results come. Each target is tried even when an earlier one
+    failed; ``PublishError`` then lists every failure (a rejected token stops at once). ``sleep``
+    is called for every retry wait.
     """
     with open_github(token=token, api_url=api_url) as github:
         session = Session(github=github, token=token, target=target, retry=retry, sleep=sleep)
@@ -230,17 +241,18 @@ def publish(
         comment: tuple[int, str, bool] | None = None
         check_id: int | None = None
         try:
-            comment = session.attempt(lambda: session.upsert_comment(comment_body(report, target=target)), failures)
+            body = comment_body(report, target=target, withheld=withheld)
+            comment = session.attempt(lambda: session.upsert_comment(body), failures)
             session.attempt(
                 lambda: session.post_status(
                     state=status_state(report),
-                    description=status_description(report),
+                    description=status_description(report, withheld=withheld),
                     target_url=comment[1] if comment else None,
                 ),
                 failures,
             )
             if check_run:
-                check_id = session.attempt(lambda: session.create_check_run(report), failures)
+                check_id = session.attempt(lambda: session.create_check_run(report, withheld), failures)
         except _BadCredentials as exc:
             failures.append(str(exc))
     if failures or comment is None:
@@ -248,7 +260,7 @@ def publish(
         raise PublishError(session.scrub(f"publishing on {target.repo}@{target.sha[:7]}: {done}" + "; ".join(failures)))
     return Published(
         status_state=status_state(report),
-        status_description=status_description(report),
+        status_description=status_description(report, withheld=withheld),
         comment_id=comment[0],
         comment_url=comment[1],
         comment_updated=comment[2],
@@ -433,9 +445,9 @@ class Session:
         login = _json_object(response).get("login")
         return login if isinstance(login, str) else None
 
-    def create_check_run(self, report: Report) -> int:
+    def create_check_run(self, report: Report, withheld: tuple[str, ...]) -> int:
         t = self.target
-        summary = _fit(render_markdown.render(report), CHECK_SUMMARY_LIMIT)
+        summary = _fit(render_markdown.render(report, withheld=withheld), CHECK_SUMMARY_LIMIT)
         response = self.call(
             _CHECK_RUN,
             lambda: self.github.rest.checks.create(
@@ -445,7 +457,7 @@ class Session:
                 head_sha=t.sha,
                 status="completed",
                 conclusion="success" if report.complete else "failure",
-                output={"title": status_description(report), "summary": summary},
+                output={"title": status_description(report, withheld=withheld), "summary": summary},
             ),
         )
         return int(_json_object(response).get("id", 0))

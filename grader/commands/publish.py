@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
+from grader.course import load_course
 from grader.errors import UsageError
 from grader.publish import (
     CHECK_NAME,
@@ -23,6 +25,7 @@ from grader.publish import (
     token_from_env,
 )
 from grader.report import ReportError, load_json
+from grader.visibility import shown
 
 HELP = "post a report's score on GitHub: commit status, one commit comment, check run, job summary"
 
@@ -50,6 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--classroom-notices", action="store_true", help="print the 'Autograding complete/report' notices"
     )
+    parser.add_argument(
+        "--course",
+        type=Path,
+        metavar="FILE",
+        help="show students only what course.toml's [grading] hidden_visibility allows now, on the commit "
+        "(default: everything); the job summary and notices, for the course's staff, stay whole",
+    )
+    parser.add_argument(
+        "--release", action="store_true", help="hidden_visibility = after_published: the results are published now"
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -57,6 +70,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
         report = load_json(args.report)
     except ReportError as exc:
         raise UsageError(f"cannot publish {args.report}: {exc}") from None
+    if args.release and not args.course:
+        raise UsageError("--release needs --course: it releases what the course's hidden_visibility withholds")
+    view = (
+        shown(report, course=load_course(args.course), now=datetime.now(UTC), release=args.release)
+        if args.course
+        else None
+    )
     target = parse_target(repo=args.repo, sha=args.sha)
     check_report_commit(report=report, target=target)
     api_url = check_api_url(url=args.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL)
@@ -72,7 +92,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
         for line in classroom_notices(report):
             console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
-    done = publish(report=report, target=target, token=token, api_url=api_url, check_run=args.check_run)
+    done = publish(
+        report=view.report if view else report,
+        withheld=view.withheld if view else (),
+        target=target,
+        token=token,
+        api_url=api_url,
+        check_run=args.check_run,
+    )
     verb = "updated" if done.comment_updated else "posted"
     console.print(
         f"{target.repo}@{target.sha[:7]}: {verb} the report comment {done.comment_url}", markup=False, soft_wrap=True

@@ -6,12 +6,14 @@ than duplicating) and can be scripted to answer with errors: 5xx, rate limits, 4
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import pytest
 
 from grader import render_markdown
 from grader.cli import main
+from grader.course import load_course
 from grader.publish import (
     MARKER,
     PublishError,
@@ -31,6 +34,9 @@ from grader.publish import (
     status_description,
 )
 from grader.report import AssignmentResult, RedisInfo, Report, TestResult, write_json
+from grader.visibility import shown
+
+from .conftest import ROOT
 
 TOKEN = "ghs_" + "S3cr3tT0k3n" * 3
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -664,3 +670,89 @@ def test_an_unreadable_report_is_a_usage_error(
     bad.write_text("{not json", encoding="utf-8")
     assert _cli(github, bad) == 2
     assert "bad.json" in capsys.readouterr().err and github.requests == []
+
+
+# --- what students may see: course.toml's hidden_visibility ---------------------------------------
+
+TWO = dataclasses.replace(
+    REPORT,
+    assignments=(
+        *REPORT.assignments,
+        AssignmentResult(
+            "capped_list", (TestResult("capped_list::c", "LTRIM caps", "failed", 0, 100, "[Part 2] cap"),)
+        ),
+    ),
+)
+PAST, FUTURE = "2026-10-06T23:59:00Z", "2999-10-20T23:59:00Z"
+
+
+def _course_file(tmp_path: Path, visibility: str) -> Path:
+    """This repository's course.toml with ``visibility``, counter due in the past, capped_list in the future."""
+    text = (ROOT / "course.toml").read_text()
+    text = re.sub(r'(?m)^hidden_visibility = "[a-z_]+"', f'hidden_visibility = "{visibility}"', text)
+    text = re.sub(r"(?m)^due = 2026-10-20T23:59:00Z", f"due = {FUTURE}", text)
+    assert f"due = {FUTURE}" in text and "due = 2026-10-06T23:59:00Z" in text
+    path = tmp_path / "course.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("visibility", "release", "kept"),
+    [
+        ("visible", False, ["counter", "capped_list"]),
+        ("after_due_date", False, ["counter"]),
+        ("after_published", False, []),
+        ("after_published", True, ["counter", "capped_list"]),
+        ("hidden", True, []),
+    ],
+)
+def test_students_see_what_the_course_policy_allows(
+    tmp_path: Path, visibility: str, release: bool, kept: list[str]
+) -> None:
+    course = load_course(_course_file(tmp_path, visibility))
+    view = shown(TWO, course=course, now=datetime.now(UTC), release=release)
+    assert [a.name for a in view.report.assignments] == kept
+    assert len(view.withheld) == 2 - len(kept)
+    if visibility == "after_due_date":
+        assert view.withheld == ("capped_list: results after its due date, 2999-10-20 23:59 UTC",)
+
+
+def test_a_withheld_assignment_leaves_nothing_of_itself_on_the_commit(
+    github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = tmp_path / "report.json"
+    write_json(TWO, report)
+    monkeypatch.setenv("GRADER_GITHUB_TOKEN", TOKEN)
+    assert _cli(github, report, "--course", str(_course_file(tmp_path, "after_due_date")), "--check-run") == 0
+    comment = next(r for r in github.requests if r.method == "POST" and r.path == COMMENTS).body["body"]
+    status = next(r for r in github.requests if r.path == STATUSES).body
+    check = next(r for r in github.requests if r.path == "/repos/o/n/check-runs").body
+    assert "## Redis course: 60/100 points" in comment and "TTL expires" in comment
+    assert "capped_list: results after its due date, 2999-10-20 23:59 UTC" in comment
+    for text in (comment, json.dumps(status), json.dumps(check)):
+        assert "LTRIM caps" not in text and "[Part 2] cap" not in text and "/200" not in text
+    assert status["description"] == "Score 60/100 on 1 of 2 assignments; the others are not shown yet"
+    assert check["output"]["title"] == status["description"]
+
+
+def test_when_nothing_may_be_shown_the_commit_says_it_was_graded(
+    github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRADER_GITHUB_TOKEN", TOKEN)
+    report = tmp_path / "report.json"
+    write_json(TWO, report)
+    assert _cli(github, report, "--course", str(_course_file(tmp_path, "hidden"))) == 0
+    comment = next(r for r in github.requests if r.method == "POST" and r.path == COMMENTS).body["body"]
+    status = next(r for r in github.requests if r.path == STATUSES).body
+    assert "Your submission was graded" in comment and "counter: results are not shown in this course" in comment
+    assert not any(t.name in comment for t in TWO.tests()) and "points" not in comment
+    assert status["state"] == "success" and "Score" not in status["description"]
+
+
+def test_release_without_a_course_is_a_usage_error(
+    github: FakeGitHub, report_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GRADER_GITHUB_TOKEN", TOKEN)
+    assert _cli(github, report_file, "--release") == 2
+    assert "--release needs --course" in capsys.readouterr().err and github.requests == []

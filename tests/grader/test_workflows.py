@@ -769,13 +769,18 @@ def test_grade_workflow_end_to_end(template: Path, tmp_path: Path) -> None:
     assert done.returncode == 1, "a failed publication fails the step"
     lines = calls.read_text().splitlines()
     assert lines == [
-        f"publish reports/s001.json --repo org/redis-ada --sha {commits['s001']} --no-summary",
-        f"publish reports/s002.json --repo org/redis-bob --sha {commits['s002']} --no-summary",
+        f"publish reports/s001.json --repo org/redis-ada --sha {commits['s001']} --course course.toml --no-summary",
+        f"publish reports/s002.json --repo org/redis-bob --sha {commits['s002']} --course course.toml --no-summary",
     ]
     assert "publish" in VERBS
     for line in lines:  # the real CLI accepts exactly these arguments
         args = build_parser().parse_args(line.split())
-        assert (args.verb, args.repo, args.summary) == ("publish", line.split()[3], False)
+        assert (args.verb, args.repo, args.summary, args.course) == (
+            "publish",
+            line.split()[3],
+            False,
+            Path("course.toml"),
+        )
 
 
 def _roster(
