@@ -55,6 +55,7 @@ class GradeOptions:
     budget_s: float = 300.0
     suites: Path = HIDDEN_SUITES
     sandbox: Literal["auto", "full", "reduced", "off"] = "auto"
+    allow_empty: bool = False  # grade a submission without any module (0 points) instead of refusing it
 
 
 def grade(submission: Path, *, options: GradeOptions = GradeOptions(), launcher: ForkServer | None = None) -> Report:
@@ -67,7 +68,7 @@ def grade(submission: Path, *, options: GradeOptions = GradeOptions(), launcher:
     be had, ``GraderError`` when the suites could not run at all.
     """
     started = time.monotonic()
-    source = locate(submission)
+    source = locate(submission, allow_empty=options.allow_empty)
     files = [options.suites / f"test_{name}.py" for name in options.assignments]
     if missing := [str(f) for f in files if not f.is_file()]:
         raise GraderError(f"hidden suites not found: {', '.join(missing)}")

@@ -39,10 +39,11 @@ class FunctionMissing(ModuleProblem, AttributeError):
     """The module does not define a required function."""
 
 
-def locate(path: Path) -> Path:
+def locate(path: Path, *, allow_empty: bool = False) -> Path:
     """The folder that holds the modules: ``path`` itself or ``path/assignments``.
 
-    Raises ``SubmissionError`` when ``path`` is not a folder or holds none of the modules.
+    Raises ``SubmissionError`` when ``path`` is not a folder or, unless ``allow_empty`` (then
+    ``path/assignments`` if it is a folder, else ``path``), holds none of the modules.
     """
     if not path.exists():
         raise SubmissionError(f"{path}: no such file or directory")
@@ -51,6 +52,8 @@ def locate(path: Path) -> Path:
     for candidate in (path, path / "assignments"):
         if any((candidate / a.filename).is_file() for a in ASSIGNMENTS):
             return candidate
+    if allow_empty:
+        return path / "assignments" if (path / "assignments").is_dir() else path
     names = ", ".join(a.filename for a in ASSIGNMENTS)
     raise SubmissionError(f"{path}: none of {names} found here or in {path / 'assignments'}")
 

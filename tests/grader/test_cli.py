@@ -88,6 +88,25 @@ def test_unusable_submission_exits_2_with_a_clear_message(tmp_path: Path, capsys
     assert "none of counter.py" in capsys.readouterr().err
 
 
+def test_allow_empty_grades_a_checkout_without_modules_as_not_attempted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What CI does with a student repository that holds no module: a report the student can read, not a refusal."""
+    repository = tmp_path / "repository"
+    (repository / "assignments").mkdir(parents=True)
+    (repository / "assignments" / "notes.txt").write_text("started in the wrong folder")
+    out = tmp_path / "report.json"
+    argv = ["grade", str(repository), "--backend", "fake", "--assignment", "counter", "--json", str(out)]
+    assert main([*argv, "--allow-empty", "--quiet"]) == 0
+    report = load_json(out)
+    assert report.score == 0 and report.max_score == 100
+    assert {(t.status, t.feedback) for t in report.tests()} == {
+        ("not_attempted", "counter.py is missing from the submission")
+    }
+    assert main(["grade", str(tmp_path / "missing"), "--allow-empty", "--backend", "fake"]) == 2  # still refused
+    assert "no such file or directory" in capsys.readouterr().err
+
+
 def test_unreachable_redis_is_a_grader_failure_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report.json"
     assert main(["grade", str(SOLUTIONS), "--redis-url", f"unix://{tmp_path}/nope.sock", "--json", str(out)]) == 1
