@@ -565,12 +565,20 @@ def test_the_step_summary_is_appended(
     assert summary.read_text(encoding="utf-8") == text
 
 
-def test_summary_flag_without_the_variable_is_a_usage_error(
-    github: FakeGitHub, report_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("flag", "message"), [("--summary", "GITHUB_STEP_SUMMARY"), ("--release", "--release needs --course")]
+)
+def test_a_flag_without_what_it_needs_is_a_usage_error(
+    github: FakeGitHub,
+    report_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    message: str,
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    assert _cli(github, report_file, "--summary") == 2
-    assert "GITHUB_STEP_SUMMARY" in capsys.readouterr().err and github.requests == []
+    assert _cli(github, report_file, flag) == 2
+    assert message in capsys.readouterr().err and github.requests == []
 
 
 def test_classroom_notices_are_printed_exactly(
@@ -748,11 +756,3 @@ def test_when_nothing_may_be_shown_the_commit_says_it_was_graded(
     assert "Your submission was graded" in comment and "counter: results are not shown in this course" in comment
     assert not any(t.name in comment for t in TWO.tests()) and "points" not in comment
     assert status["state"] == "success" and "Score" not in status["description"]
-
-
-def test_release_without_a_course_is_a_usage_error(
-    github: FakeGitHub, report_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("GRADER_GITHUB_TOKEN", TOKEN)
-    assert _cli(github, report_file, "--release") == 2
-    assert "--release needs --course" in capsys.readouterr().err and github.requests == []
