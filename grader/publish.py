@@ -404,7 +404,7 @@ class Session:
             response = self.call(
                 _COMMENTS, lambda: self.github.rest.repos.create_commit_comment(t.owner, t.name, t.sha, body=body)
             )
-        data = _json_object(response)
+        data = json_object(response)
         return int(data.get("id", 0)), str(data.get("html_url", "")), bool(earlier)
 
     def own_report_comments(self) -> list[int]:
@@ -442,7 +442,7 @@ class Session:
             if isinstance(exc, _BadCredentials):
                 raise
             return None  # installation tokens get 403 here
-        login = _json_object(response).get("login")
+        login = json_object(response).get("login")
         return login if isinstance(login, str) else None
 
     def create_check_run(self, report: Report, withheld: tuple[str, ...]) -> int:
@@ -460,7 +460,7 @@ class Session:
                 output={"title": status_description(report, withheld=withheld), "summary": summary},
             ),
         )
-        return int(_json_object(response).get("id", 0))
+        return int(json_object(response).get("id", 0))
 
 
 def _fit(text: str, limit: int) -> str:
@@ -480,7 +480,8 @@ def _message(response: Response[Any, Any]) -> str:
     return " ".join(str(message).split())[:300] if message else ""
 
 
-def _json_object(response: Response[Any, Any]) -> dict[str, Any]:
+def json_object(response: Response[Any, Any]) -> dict[str, Any]:
+    """The response's JSON body when it is an object, else an empty dict."""
     try:
         data = response.json()
     except ValueError:

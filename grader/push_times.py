@@ -44,6 +44,7 @@ from grader.publish import (
     Session,
     Sleep,
     Target,
+    json_object,
     open_github,
     token_from_env,
 )
@@ -113,9 +114,9 @@ def _commit_and_time(session: Session, ref: str) -> tuple[str, datetime | None]:
     github, target = session.github, session.target
     branch = ""
     if not ref:
-        repository = _object(session.call(READ, lambda: github.rest.repos.get(target.owner, target.name)))
+        repository = json_object(session.call(READ, lambda: github.rest.repos.get(target.owner, target.name)))
         branch = str(repository.get("default_branch") or "")
-        head = _object(session.call(READ, lambda: github.rest.repos.get_branch(target.owner, target.name, branch)))
+        head = json_object(session.call(READ, lambda: github.rest.repos.get_branch(target.owner, target.name, branch)))
         commit = head.get("commit")
         ref = str(commit.get("sha") or "") if isinstance(commit, dict) else ""
         if len(ref) != 40:
@@ -167,11 +168,6 @@ def _next_cursor(link: str) -> str | None:
             after = parse_qs(urlsplit(url.strip().strip("<>")).query).get("after")
             return after[0] if after else None
     return None
-
-
-def _object(response: Any) -> dict[str, Any]:
-    data = response.json()
-    return data if isinstance(data, dict) else {}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -211,6 +211,17 @@ def start_connected(
     return process, ours
 
 
+def reap_group(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for ``process`` (a session leader, as :func:`start_connected`
+    starts it) to exit, else SIGKILL its process group; either way, reap it."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 # --- The worker's process ------------------------------------------------------------------------
 
 

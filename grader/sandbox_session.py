@@ -17,7 +17,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -31,7 +30,16 @@ import redis
 from grader.assignments import Assignment
 from grader.redis_proxy import TracingProxy
 from grader.redis_server import CLIENT_LIMITS
-from grader.rpc import RemoteError, RemoteModule, WorkerDied, WorkerError, WorkerProcess, WorkerTimeout, start_worker
+from grader.rpc import (
+    RemoteError,
+    RemoteModule,
+    WorkerDied,
+    WorkerError,
+    WorkerProcess,
+    WorkerTimeout,
+    reap_group,
+    start_worker,
+)
 from grader.sandbox import Confinement, Mode, plan, prepare_workspace, worker_uid
 from grader.submission import Implementation, ModuleBroken, ModuleMissing, ModuleProblem
 from grader.zygote_client import (
@@ -129,12 +137,7 @@ def zygote_booted_early(
         yield handoff
     finally:
         sock.close()  # should the suites' process have died, the zygote now reads the end of its requests
-        try:
-            process.wait(CLOSE_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        reap_group(process, timeout=CLOSE_TIMEOUT_S)
 
 
 def describe_remote_import_error(error: RemoteError, filename: str) -> str:

@@ -507,7 +507,6 @@ class Worker:
 
     def _run_call(self, channel: _Channel, message: Message) -> bytes:
         """Run the call ``message`` asks for; the frame that answers it."""
-        call_id = message.get("id")
         try:
             function = self._function(message.get("module"), message.get("function"))
             args, kwargs = self._arguments(channel, message)
@@ -520,16 +519,15 @@ class Worker:
             return _reply_frame(message, {"error": self.describe(exc)})
         _flush_output()
         try:
-            frame = pack_frame({"id": call_id, "result": encode(result)})
+            return _reply_frame(message, {"result": encode(result)})
         except UnsupportedValue as exc:
-            frame = pack_frame({"id": call_id, "error": self._unsupported("returned", exc.what)})
+            return _reply_frame(message, {"error": self._unsupported("returned", exc.what)})
         except ProtocolError:
-            frame = pack_frame(
-                {"id": call_id, "error": self._unsupported("returned", "a value too large to send (over 8 MiB)")}
+            return _reply_frame(
+                message, {"error": self._unsupported("returned", "a value too large to send (over 8 MiB)")}
             )
         except Exception as exc:  # e.g. a set changed size while being encoded
-            frame = pack_frame({"id": call_id, "error": self.describe(exc)})
-        return frame
+            return _reply_frame(message, {"error": self.describe(exc)})
 
     def _function(self, module: object, function: object) -> Callable[..., Any]:
         loaded = self._loaded.get(module) if type(module) is str else None

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from grader.rpc import WorkerDied, WorkerProcess, start_connected
+from grader.rpc import WorkerDied, WorkerProcess, reap_group, start_connected
 from grader.sandbox import Confinement, Limits
 from grader.zygote import MAX_PACKET, Message, pack, unpack
 
@@ -220,10 +220,11 @@ class ZygoteProcess:
         _LIVE.discard(self)
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)  # the end of its requests: the zygote cleans up and exits
-        if not self._ended(timeout):
+        if self._process is not None:
+            reap_group(self._process, timeout=timeout)
+        elif not self._connection_ended(timeout):  # adopted: its end of the connection closes when it exits
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._pid, signal.SIGKILL)
-            self._ended(None if self._process is not None else READER_JOIN_S)
         if threading.current_thread() is not self._reader:
             self._reader.join(READER_JOIN_S)
         with self._send_lock:
@@ -231,17 +232,10 @@ class ZygoteProcess:
         status = "" if self._process is None else f" with status {self._process.returncode}"
         self._fail(f"the zygote exited{status}")
 
-    def _ended(self, timeout: float | None) -> bool:
-        """Wait up to ``timeout`` seconds for the zygote's exit (reaped, if ours; else its connection's end)."""
-        if self._process is not None:
-            try:
-                self._process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                return False
-            return True
-        if threading.current_thread() is self._reader:
-            return False
-        self._reader.join(timeout)
+    def _connection_ended(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the zygote to close its end of the connection."""
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout)
         return not self._reader.is_alive()
 
     # -- the control connection --
